@@ -1,0 +1,64 @@
+import type { AlertState } from '../model/alert.js';
+import type { Endpoint } from '../model/endpoint.js';
+
+/** One job this worker must run. */
+export interface OwnedJob {
+  endpoint: Endpoint;
+  /**
+   * True when the job was just taken over from another owner (failover, handover): the scheduler
+   * runs it at once if a slot fell due since `dueSince` (catch-up once, never a burst of missed slots).
+   */
+  takenOver: boolean;
+  /** epoch ms; slots scheduled at or after this and not yet run by the previous owner are caught up */
+  dueSince: number;
+}
+
+export interface WorkerInfo {
+  id: string;
+  address: string;
+  capacity: number | null;
+  version: string;
+  startedAt: number;
+  jobs: number;
+  jobsets: number;
+  lagP99Ms: number | null;
+  shedding: boolean;
+}
+
+export interface JobsetInfo {
+  id: string;
+  owner: string | null;
+  jobs: number;
+}
+
+export interface ClusterStatus {
+  mode: 'standalone' | 'etcd';
+  self: string;
+  admin: string | null;
+  etcdUp: boolean;
+  workers: WorkerInfo[];
+  jobsets: JobsetInfo[];
+  waiting: number;
+}
+
+/**
+ * Who owns which job. The engine asks only this; nothing else talks to etcd.
+ * `standalone` owns everything from the local folder; `etcd/` shares jobs through etcd.
+ */
+export interface Coordinator {
+  readonly mode: 'standalone' | 'etcd';
+  start(): Promise<void>;
+  /** Called with the full set of jobs this worker must run, by endpoint name, whenever it changes. */
+  onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void;
+  /** The last known alert state of these endpoints (cluster: from etcd), to continue across owners. */
+  loadAlertStates(names: string[]): Promise<Map<string, AlertState>>;
+  /** Persist a state change (cluster: one fenced write per change, never per check). Never throws. */
+  saveAlertState(state: AlertState): void;
+  /** Per-job lag report from the engine (used for shedding). */
+  reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void;
+  /** true once config is loaded and (cluster) the lease is held */
+  ready(): boolean;
+  status(): ClusterStatus;
+  /** Graceful stop: hand owned work back so others take it at once. */
+  stop(): Promise<void>;
+}

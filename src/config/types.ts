@@ -1,0 +1,43 @@
+import type { Endpoint, SelfTargets } from '../model/endpoint.js';
+
+/** One problem in one file. Every problem has a position so editors and `validate` can point at it. */
+export interface ConfigProblem {
+  file: string;
+  /** 1-based; 0 when the problem concerns the whole file (unreadable, too large) */
+  line: number;
+  col: number;
+  /** stable code, e.g. `CFG_YAML_SYNTAX`, `CFG_UNKNOWN_FIELD`, `CFG_DUPLICATE_ENDPOINT` */
+  code: string;
+  /** human message; never contains an expanded secret */
+  message: string;
+}
+
+export interface FileStatus {
+  file: string;
+  ok: boolean;
+  endpoints: number;
+  /** sha256 of the file bytes: an unchanged file is not re-parsed on reload */
+  checksum: string;
+}
+
+/**
+ * The state of a folder at one moment. Endpoints come only from files without problems; a bad
+ * file contributes its problems and nothing else (it never removes another file's endpoints).
+ */
+export interface ConfigSnapshot {
+  endpoints: Endpoint[];
+  self: SelfTargets[];
+  problems: ConfigProblem[];
+  files: FileStatus[];
+  /** the raw (merged with defaults, NOT env-expanded) definition of each endpoint, by name; see normalizeEndpoint */
+  raw: Map<string, RawEndpoint>;
+}
+
+/** An endpoint as written (defaults merged), before `${VAR}` expansion. This is what the cluster stores in etcd. */
+export interface RawEndpoint {
+  name: string;
+  file: string;
+  line: number;
+  /** merged mapping, JSON-compatible, `${VAR}` left as written */
+  spec: Record<string, unknown>;
+}
