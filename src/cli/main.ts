@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * `watcher` entry point: dispatches subcommands. Exit codes: 0 ok, 1 failure/invalid, 2 usage.
+ */
+import { UsageError } from '../model/errors.js';
+
+const USAGE = `Usage: watcher <command> [options]
+
+Commands:
+  run                       start a worker (standalone without --etcd)
+  validate DIR_OR_FILE...   check endpoint files; exit 0 valid, 1 invalid, 2 usage
+  status                    print the cluster as etcd holds it (--json)
+  apply DIR                 push endpoint files into the cluster's desired state
+
+Run 'watcher <command> --help' for the options of a command.
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('./validate.js')).runValidate,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    process.stdout.write(`${process.env.npm_package_version ?? '0.1.0'}\n`);
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`watcher: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`watcher ${name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`watcher: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
