@@ -1,0 +1,131 @@
+/**
+ * Lag bookkeeping (lag = started_at - scheduled_at, measured where the check starts). Pure and
+ * clock-driven: every time comes in as an argument.
+ *
+ * Window: per job, the last `perJob` samples (default 16) not older than `maxAgeMs` (default
+ * 10 min) at the time asked. A count window (not only a time window) so that slow schedules
+ * (a cron every hour) still have a meaningful "sustained" test.
+ *
+ * Sustained: `behind(id, intervalMs, now)` is true when the job has at least `sustain` samples
+ * (default 3) in its window and the last `sustain` of them all exceed `lagThresholdMs(intervalMs)`.
+ * One late check (GC pause) is not "behind"; three in a row are.
+ *
+ * p99: over a global ring of the most recent `globalSamples` lags (default 4096) of all jobs, not
+ * older than `maxAgeMs`.
+ */
+
+export interface LagTrackerOptions {
+  perJob?: number;
+  sustain?: number;
+  maxAgeMs?: number;
+  globalSamples?: number;
+}
+
+/** The lag above which a job counts as late: the smaller of 1 s and 10% of its interval. */
+export function lagThresholdMs(intervalMs: number): number {
+  return Math.min(1000, 0.1 * intervalMs);
+}
+
+interface Ring {
+  lag: Float64Array;
+  at: Float64Array;
+  /** samples written so far (next write index = n % capacity) */
+  n: number;
+}
+
+export class LagTracker {
+  private readonly perJob: number;
+  private readonly sustain: number;
+  private readonly maxAgeMs: number;
+  private readonly jobs = new Map<string, Ring>();
+  private readonly global: Ring;
+
+  constructor(opts: LagTrackerOptions = {}) {
+    this.perJob = Math.max(1, opts.perJob ?? 16);
+    this.sustain = Math.min(this.perJob, Math.max(1, opts.sustain ?? 3));
+    this.maxAgeMs = opts.maxAgeMs ?? 600_000;
+    this.global = newRing(Math.max(1, opts.globalSamples ?? 4096));
+  }
+
+  /** Same as the exported lagThresholdMs. */
+  static threshold(intervalMs: number): number {
+    return lagThresholdMs(intervalMs);
+  }
+
+  threshold(intervalMs: number): number {
+    return lagThresholdMs(intervalMs);
+  }
+
+  /** Record the lag of one check of job `id` that started at `at` (epoch ms). */
+  record(id: string, lagMs: number, at: number): void {
+    let ring = this.jobs.get(id);
+    if (!ring) {
+      ring = newRing(this.perJob);
+      this.jobs.set(id, ring);
+    }
+    push(ring, lagMs, at);
+    push(this.global, lagMs, at);
+  }
+
+  /** Lags of the job in its window, oldest first. */
+  recent(id: string, now: number): number[] {
+    const ring = this.jobs.get(id);
+    return ring ? samples(ring, now - this.maxAgeMs) : [];
+  }
+
+  /** Most recent lag of the job, or undefined. */
+  latest(id: string): number | undefined {
+    const ring = this.jobs.get(id);
+    if (!ring || ring.n === 0) return undefined;
+    return ring.lag[(ring.n - 1) % ring.lag.length];
+  }
+
+  /** True when the job's lag stayed above the threshold for its last `sustain` samples (see module comment). */
+  behind(id: string, intervalMs: number, now: number): boolean {
+    const lags = this.recent(id, now);
+    if (lags.length < this.sustain) return false;
+    const limit = lagThresholdMs(intervalMs);
+    for (let i = lags.length - this.sustain; i < lags.length; i++) if (lags[i]! <= limit) return false;
+    return true;
+  }
+
+  /** 99th percentile (nearest rank) of recent lags of all jobs, or null when there are none. */
+  p99(now: number): number | null {
+    const all = samples(this.global, now - this.maxAgeMs);
+    if (all.length === 0) return null;
+    all.sort((a, b) => a - b);
+    return all[Math.min(all.length - 1, Math.ceil(0.99 * all.length) - 1)]!;
+  }
+
+  /** Forget a job (removed or handed over). */
+  remove(id: string): void {
+    this.jobs.delete(id);
+  }
+
+  /** Jobs with samples. */
+  ids(): IterableIterator<string> {
+    return this.jobs.keys();
+  }
+}
+
+function newRing(capacity: number): Ring {
+  return { lag: new Float64Array(capacity), at: new Float64Array(capacity), n: 0 };
+}
+
+function push(ring: Ring, lag: number, at: number): void {
+  const i = ring.n % ring.lag.length;
+  ring.lag[i] = lag;
+  ring.at[i] = at;
+  ring.n++;
+}
+
+function samples(ring: Ring, notBefore: number): number[] {
+  const cap = ring.lag.length;
+  const count = Math.min(ring.n, cap);
+  const out: number[] = [];
+  for (let k = ring.n - count; k < ring.n; k++) {
+    const i = k % cap;
+    if (ring.at[i]! >= notBefore) out.push(ring.lag[i]!);
+  }
+  return out;
+}
