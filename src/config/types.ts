@@ -23,6 +23,8 @@ export interface FileStatus {
 /**
  * The state of a folder at one moment. Endpoints come only from files without problems; a bad
  * file contributes its problems and nothing else (it never removes another file's endpoints).
+ * One exception: an endpoint defined in two files is a problem of both files (CFG_DUPLICATE_ENDPOINT)
+ * and is loaded from neither, while the other endpoints of those files stay loaded.
  */
 export interface ConfigSnapshot {
   endpoints: Endpoint[];
@@ -31,6 +33,11 @@ export interface ConfigSnapshot {
   files: FileStatus[];
   /** the raw (merged with defaults, NOT env-expanded) definition of each endpoint, by name; see normalizeEndpoint */
   raw: Map<string, RawEndpoint>;
+  /**
+   * Values that came from `${VAR}` expansion in any file of the folder, for log redaction (see
+   * secretsOf). Optional so that hand-built snapshots (tests) need not set it.
+   */
+  secrets?: ReadonlySet<string>;
 }
 
 /** An endpoint as written (defaults merged), before `${VAR}` expansion. This is what the cluster stores in etcd. */
