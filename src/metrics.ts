@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Every Prometheus metric of SPEC.md, on one registry created by the composition root.
@@ -29,7 +29,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registers: r,
     }),
     jobsOwned: new Gauge({ name: 'watcher_jobs_owned', help: 'Jobs this worker runs', registers: r }),
-    jobsetsOwned: new Gauge({ name: 'watcher_jobsets_owned', help: 'Jobsets this worker owns', registers: r }),
+    jobsetsOwned: new Gauge({
+      name: 'watcher_jobsets_owned',
+      help: 'Jobsets this worker owns',
+      registers: r,
+    }),
     jobsWaiting: new Gauge({
       name: 'watcher_jobs_waiting',
       help: 'Jobs in the cluster waiting queue (no worker has room)',
@@ -58,7 +62,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['sink'] as const,
       registers: r,
     }),
-    etcdUp: new Gauge({ name: 'watcher_etcd_up', help: '1 while etcd is reachable and the lease is held', registers: r }),
+    etcdUp: new Gauge({
+      name: 'watcher_etcd_up',
+      help: '1 while etcd is reachable and the lease is held',
+      registers: r,
+    }),
     claimsTotal: new Counter({
       name: 'watcher_claims_total',
       help: 'Jobset claim attempts by outcome (won|lost|error)',

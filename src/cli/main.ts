@@ -18,6 +18,9 @@ Run 'watcher <command> --help' for the options of a command.
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run.js')).runRun,
+  status: async () => (await import('./status.js')).runStatus,
+  apply: async () => (await import('./apply.js')).runApply,
   validate: async () => (await import('./validate.js')).runValidate,
 };
 

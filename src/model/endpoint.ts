@@ -15,8 +15,7 @@ export type SuccessTest =
 
 export type Schedule =
   /** 5 fields (minute resolution) or 6 fields (seconds first); `timezone` is an IANA name, default UTC. */
-  | { kind: 'cron'; expr: string; timezone: string }
-  | { kind: 'interval'; everyMs: number };
+  { kind: 'cron'; expr: string; timezone: string } | { kind: 'interval'; everyMs: number };
 
 export interface AlertPolicy {
   /** consecutive failures before the endpoint is DOWN (default 1) */

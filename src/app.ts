@@ -1,0 +1,230 @@
+/**
+ * Composition root of `watcher run`: builds every module and connects them. Nothing else creates
+ * a module it does not own. Startup order: logger -> metrics -> status server -> coordinator ->
+ * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
+ */
+import { readFileSync } from 'node:fs';
+import { CheckPool } from './checks/index.js';
+import type { RunOptions } from './cli/options.js';
+import type { ClusterStatus, Coordinator } from './cluster/coordinator.js';
+import { StandaloneCoordinator } from './cluster/standalone.js';
+import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
+import type { ConfigSnapshot } from './config/types.js';
+import { Engine } from './engine/engine.js';
+import { createFanout } from './engine/fanout.js';
+import { createLogger, createSecretRegistry } from './logging.js';
+import { createMetrics } from './metrics.js';
+import { systemClock } from './model/clock.js';
+import { ResultsFile } from './output/results-file.js';
+import { EventStream } from './server/event-stream.js';
+import { startStatusServer } from './server/status-server.js';
+import { createSinkHub } from './sinks/index.js';
+
+export const VERSION = '0.1.0';
+
+export interface App {
+  address: string;
+  stop(reason: string): Promise<void>;
+}
+
+const STOP_GRACE_MS = 10_000;
+
+export async function startApp(opts: RunOptions): Promise<App> {
+  const clock = systemClock;
+  const secrets = createSecretRegistry();
+  secrets.add(opts.etcdPassword);
+  secrets.add(opts.httpToken);
+  const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
+  const metrics = createMetrics();
+  const events = new EventStream();
+  let snapshot: ConfigSnapshot | null = null;
+  let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
+  let engine: Engine | null = null;
+
+  const ready = () => {
+    const reasons: string[] = [];
+    if (!snapshot) reasons.push('config not loaded');
+    if (!coordinator?.ready()) reasons.push(opts.etcd ? 'cluster lease not held' : 'coordinator not ready');
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  const server = await startStatusServer({
+    host: opts.listen.host,
+    port: opts.listen.port,
+    token: opts.httpToken,
+    registry: metrics.registry,
+    ready,
+    events,
+    logger,
+    status: () => ({
+      worker: {
+        id: opts.id,
+        version: VERSION,
+        mode: opts.etcd ? 'etcd' : 'standalone',
+        lag_p99_ms: engine?.lagP99(),
+      },
+      cluster: coordinator?.status() ?? null,
+      config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
+      sinks: sinks.stats(),
+      endpoints: engine?.status() ?? [],
+    }),
+  });
+
+  const sinks = createSinkHub({
+    metrics,
+    logger: logger.child({ module: 'sinks' }),
+    clock,
+    workerId: opts.id,
+  });
+
+  if (opts.etcd) {
+    const { createEtcdCoordinator } = await import('./cluster/etcd/index.js');
+    coordinator = createEtcdCoordinator({
+      endpoints: opts.etcd,
+      tls:
+        opts.etcdCa || opts.etcdCert
+          ? {
+              ca: opts.etcdCa ? readFileSync(opts.etcdCa) : undefined,
+              cert: opts.etcdCert ? readFileSync(opts.etcdCert) : undefined,
+              key: opts.etcdKey ? readFileSync(opts.etcdKey) : undefined,
+            }
+          : undefined,
+      auth:
+        opts.etcdUser && opts.etcdPassword
+          ? { username: opts.etcdUser, password: opts.etcdPassword }
+          : undefined,
+      cluster: opts.cluster,
+      workerId: opts.id,
+      address: server.address,
+      version: VERSION,
+      leaseTtlSec: opts.leaseTtl,
+      capacity: opts.capacity,
+      onPartition: opts.onPartition,
+      normalize: (raw) => {
+        const out = normalizeEndpoint(raw, process.env);
+        if ('endpoint' in out) return out.endpoint;
+        logger.error(
+          { endpoint: raw.name, problems: out.problems },
+          'job definition from etcd is invalid here',
+        );
+        return null;
+      },
+      desired: () => snapshot,
+      metrics,
+      logger: logger.child({ module: 'cluster' }),
+      clock,
+    });
+  } else {
+    coordinator = new StandaloneCoordinator(opts.id, server.address, clock, VERSION);
+  }
+
+  const pool = new CheckPool({
+    threads: opts.threads,
+    worker: opts.id,
+    logger: logger.child({ module: 'checks' }),
+  });
+  const resultsFile = opts.resultsFile ? new ResultsFile(opts.resultsFile) : null;
+  engine = new Engine({
+    clock,
+    runner: pool,
+    coordinator,
+    outputs: createFanout({ metrics, resultsFile, sinks, events, logger }),
+    logger: logger.child({ module: 'engine' }),
+  });
+  engine.start();
+  coordinator.onOwnedChange((owned) => {
+    metrics.jobsOwned.set(owned.size);
+    events.publish('ownership', { jobs: owned.size });
+  });
+  await coordinator.start();
+
+  const badFiles = new Set<string>();
+  const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
+  config.onSnapshot((s) => {
+    snapshot = s;
+    secrets.set(secretsOf(s));
+    const nowBad = new Set(s.problems.map((p) => p.file));
+    for (const p of s.problems) {
+      logger.error(
+        { file: p.file, line: p.line, col: p.col, code: p.code },
+        `${p.file}:${p.line}:${p.col}: ${p.message}`,
+      );
+    }
+    for (const file of nowBad) {
+      if (!badFiles.has(file)) {
+        metrics.configErrors.inc({ file });
+        const first = s.problems.find((p) => p.file === file);
+        sinks.selfEvent({
+          kind: 'config_error',
+          at: clock.now(),
+          worker: opts.id,
+          message: first
+            ? `${first.file}:${first.line}:${first.col}: ${first.message}`
+            : `${file} is invalid`,
+        });
+      }
+    }
+    for (const file of badFiles) {
+      if (!nowBad.has(file)) {
+        logger.info({ file }, 'config file fixed');
+        sinks.selfEvent({
+          kind: 'config_fixed',
+          at: clock.now(),
+          worker: opts.id,
+          message: `${file} is valid again`,
+        });
+      }
+    }
+    badFiles.clear();
+    for (const f of nowBad) badFiles.add(f);
+    sinks.configure(s.endpoints, s.self);
+    coordinator?.setDesired?.(s);
+    events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
+    logger.info(
+      { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems.length },
+      'config snapshot loaded',
+    );
+  });
+
+  sinks.selfEvent({
+    kind: 'worker_started',
+    at: clock.now(),
+    worker: opts.id,
+    message: `worker ${opts.id} started`,
+  });
+  logger.info(
+    {
+      listen: server.address,
+      mode: opts.etcd ? 'etcd' : 'standalone',
+      threads: opts.threads,
+      version: VERSION,
+    },
+    'watcher started',
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    address: server.address,
+    stop(reason: string) {
+      stopping ??= (async () => {
+        logger.info({ reason }, 'stopping');
+        await config.close();
+        await engine?.stop(STOP_GRACE_MS / 2);
+        await coordinator?.stop();
+        sinks.selfEvent({
+          kind: 'worker_stopped',
+          at: clock.now(),
+          worker: opts.id,
+          message: `worker ${opts.id} stopped (${reason})`,
+        });
+        await sinks.close(STOP_GRACE_MS / 4);
+        await resultsFile?.close();
+        await server.close();
+        logger.info({}, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+export type { ClusterStatus };

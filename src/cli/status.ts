@@ -1,0 +1,71 @@
+import type { ClusterStatus } from '../cluster/coordinator.js';
+import { CLUSTER_FLAGS, clusterToolOptions } from './cluster-flags.js';
+import { resolveFlags, usageOf } from './options.js';
+
+const FLAGS = { ...CLUSTER_FLAGS, json: { type: 'boolean' as const, help: 'print JSON' } };
+
+/** `watcher status`: the cluster as etcd holds it. Exit 0, or 1 when etcd cannot be read. */
+export async function runStatus(argv: string[]): Promise<number> {
+  const { values, help } = resolveFlags(argv, process.env, FLAGS);
+  if (help) {
+    process.stdout.write(usageOf('status', FLAGS));
+    return 0;
+  }
+  const opts = clusterToolOptions(values);
+  const { readClusterStatus } = await import('../cluster/etcd/index.js');
+  let status: ClusterStatus;
+  try {
+    status = await readClusterStatus(opts);
+  } catch (err) {
+    process.stderr.write(`watcher status: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, opts.cluster),
+  );
+  return 0;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function formatStatus(s: ClusterStatus, cluster: string): string {
+  const jobs = s.jobsets.reduce((n, j) => n + j.jobs, 0);
+  const out: string[] = [];
+  out.push(
+    `cluster ${cluster}: ${s.workers.length} workers, admin ${s.admin ?? '(none)'}, ${s.jobsets.length} jobsets, ${jobs} jobs, ${s.waiting} waiting`,
+  );
+  out.push('');
+  out.push(
+    table([
+      ['WORKER', 'ADDRESS', 'JOBSETS', 'JOBS', 'CAPACITY', 'LAG_P99_MS', 'SHEDDING', 'VERSION'],
+      ...s.workers.map((w) => [
+        w.id + (w.id === s.admin ? ' (admin)' : ''),
+        w.address,
+        String(w.jobsets),
+        String(w.jobs),
+        w.capacity === null ? '-' : String(w.capacity),
+        w.lagP99Ms === null ? '-' : String(Math.round(w.lagP99Ms)),
+        w.shedding ? 'yes' : 'no',
+        w.version,
+      ]),
+    ]),
+  );
+  out.push('');
+  out.push(
+    table([
+      ['JOBSET', 'OWNER', 'JOBS'],
+      ...s.jobsets.map((j) => [j.id, j.owner ?? '(waiting)', String(j.jobs)]),
+    ]),
+  );
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,81 @@
+import type { ConfigSnapshot } from '../config/types.js';
+import type { AlertState } from '../model/alert.js';
+import type { Clock } from '../model/clock.js';
+import { systemClock } from '../model/clock.js';
+import type { ClusterStatus, Coordinator, OwnedJob } from './coordinator.js';
+
+/**
+ * One process owns every endpoint of its own folder. Alert state lives in memory only.
+ * Same engine, no coordination: what `watcher run` without `--etcd` uses.
+ */
+export class StandaloneCoordinator implements Coordinator {
+  readonly mode = 'standalone' as const;
+  private listeners: Array<(jobs: ReadonlyMap<string, OwnedJob>) => void> = [];
+  private owned = new Map<string, OwnedJob>();
+  private loaded = false;
+  private startedAt: number;
+
+  constructor(
+    private readonly workerId: string,
+    private readonly address: string,
+    private readonly clock: Clock = systemClock,
+    private readonly version = '',
+  ) {
+    this.startedAt = clock.now();
+  }
+
+  async start(): Promise<void> {}
+
+  setDesired(snapshot: ConfigSnapshot): void {
+    const next = new Map<string, OwnedJob>();
+    for (const ep of snapshot.endpoints) {
+      next.set(ep.name, { endpoint: ep, takenOver: false, dueSince: this.clock.now() });
+    }
+    this.owned = next;
+    this.loaded = true;
+    for (const l of this.listeners) l(this.owned);
+  }
+
+  onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void {
+    this.listeners.push(listener);
+    if (this.loaded) listener(this.owned);
+  }
+
+  async loadAlertStates(): Promise<Map<string, AlertState>> {
+    return new Map();
+  }
+
+  saveAlertState(): void {}
+
+  ready(): boolean {
+    return this.loaded;
+  }
+
+  status(): ClusterStatus {
+    return {
+      mode: 'standalone',
+      self: this.workerId,
+      admin: this.workerId,
+      etcdUp: false,
+      workers: [
+        {
+          id: this.workerId,
+          address: this.address,
+          capacity: null,
+          version: this.version,
+          startedAt: this.startedAt,
+          jobs: this.owned.size,
+          jobsets: 0,
+          lagP99Ms: null,
+          shedding: false,
+        },
+      ],
+      jobsets: [],
+      waiting: 0,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.owned = new Map();
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The check loop of one worker: owned jobs -> scheduler -> check runner (thread pool) -> results
+ * -> alert book -> outputs. It knows nothing about etcd or sink wire formats: ownership comes
+ * from the Coordinator, results leave through the `ResultSink` callbacks.
+ */
+import { AlertBook } from '../alerts/index.js';
+import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
+import type { StateChange } from '../model/alert.js';
+import type { Clock } from '../model/clock.js';
+import type { CheckSpec, Endpoint } from '../model/endpoint.js';
+import type { Logger } from '../model/logger.js';
+import type { CheckResult } from '../model/result.js';
+import { type DueCheck, LagTracker, Scheduler, typicalIntervalMs } from '../schedule/index.js';
+
+/** Runs batches of checks (the thread pool); reports each result as soon as it is known. */
+export interface CheckRunner {
+  run(
+    batch: Array<{ spec: CheckSpec; scheduledAt: number }>,
+    onResult: (r: CheckResult) => void,
+  ): Promise<void>;
+  close(graceMs: number): Promise<void>;
+}
+
+/** Where results and state changes go (sinks, results file, metrics, live events). */
+export interface ResultOutputs {
+  result(r: CheckResult, endpoint: Endpoint): void;
+  stateChange(c: StateChange, endpoint: Endpoint): void;
+}
+
+export interface EndpointStatus {
+  name: string;
+  file: string;
+  url: string;
+  state: string;
+  suppressed: boolean;
+  since: number;
+  next_due: number | null;
+  last: CheckResult | null;
+}
+
+interface Job {
+  endpoint: Endpoint;
+  intervalMs: number;
+  last: CheckResult | null;
+  suppressed: boolean;
+}
+
+export class Engine {
+  private jobs = new Map<string, Job>();
+  private readonly scheduler: Scheduler;
+  private readonly alerts = new AlertBook();
+  readonly lag = new LagTracker();
+  private inflight = new Set<Promise<void>>();
+  private stopping = false;
+  private lagTimer: NodeJS.Timeout | null = null;
+  /** checks not started because the coordinator said this worker may not run them (lease lost, paused) */
+  skippedNotOwned = 0;
+
+  constructor(
+    private readonly deps: {
+      clock: Clock;
+      runner: CheckRunner;
+      coordinator: Coordinator & { mayRun?(): boolean };
+      outputs: ResultOutputs;
+      logger: Logger;
+      maxBatch?: number;
+    },
+  ) {
+    this.scheduler = new Scheduler({
+      clock: deps.clock,
+      onDue: (batch) => this.dispatch(batch),
+      maxBatch: deps.maxBatch ?? 256,
+      logger: deps.logger,
+    });
+  }
+
+  start(): void {
+    this.deps.coordinator.onOwnedChange((owned) => this.setOwned(owned));
+    if (this.deps.coordinator.reportLag) {
+      this.lagTimer = setInterval(() => this.reportLag(), 1000);
+      this.lagTimer.unref();
+    }
+  }
+
+  /** Replace the owned job set; unchanged jobs keep their schedule phase and alert state. */
+  setOwned(owned: ReadonlyMap<string, OwnedJob>): void {
+    if (this.stopping) return;
+    const next = new Map<string, Job>();
+    const added: string[] = [];
+    for (const [name, o] of owned) {
+      const prev = this.jobs.get(name);
+      next.set(name, {
+        endpoint: o.endpoint,
+        intervalMs: typicalIntervalMs(o.endpoint.schedule, this.deps.clock.now()),
+        last: prev?.last ?? null,
+        suppressed: prev?.suppressed ?? false,
+      });
+      this.alerts.configure(name, { policy: o.endpoint.alert, dependsOn: o.endpoint.dependsOn });
+      if (!prev) added.push(name);
+    }
+    for (const name of this.jobs.keys()) {
+      if (!next.has(name)) {
+        this.alerts.remove(name);
+        this.lag.remove(name);
+      }
+    }
+    this.jobs = next;
+    this.scheduler.set(
+      [...owned.values()].map((o) => ({
+        id: o.endpoint.name,
+        schedule: o.endpoint.schedule,
+        hash: o.endpoint.hash,
+        takenOver: o.takenOver,
+        dueSince: o.dueSince,
+      })),
+    );
+    if (added.length > 0 && this.deps.coordinator.mode !== 'standalone') {
+      this.deps.coordinator.loadAlertStates(added).then(
+        (states) => this.alerts.load(states),
+        (err: unknown) =>
+          this.deps.logger.warn({ err }, 'could not load alert states; starting from UNKNOWN'),
+      );
+    }
+  }
+
+  private dispatch(batch: DueCheck[]): void {
+    if (this.stopping) return;
+    if (this.deps.coordinator.mayRun && !this.deps.coordinator.mayRun()) {
+      this.skippedNotOwned += batch.length;
+      return;
+    }
+    const work: Array<{ spec: CheckSpec; scheduledAt: number }> = [];
+    for (const d of batch) {
+      const job = this.jobs.get(d.id);
+      if (job) work.push({ spec: job.endpoint, scheduledAt: d.scheduledAt });
+    }
+    if (work.length === 0) return;
+    const p = this.deps.runner
+      .run(work, (r) => this.onResult(r))
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'check batch failed'));
+    this.inflight.add(p);
+    p.finally(() => this.inflight.delete(p));
+  }
+
+  private onResult(r: CheckResult): void {
+    const job = this.jobs.get(r.endpoint);
+    if (!job) return; // given up or removed while the check ran: its new owner reports it
+    job.last = r;
+    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, r.started_at);
+    this.deps.outputs.result(r, job.endpoint);
+    const change = this.alerts.apply(r);
+    if (change) {
+      job.suppressed = change.suppressed;
+      const state = this.alerts.get(r.endpoint);
+      if (state) this.deps.coordinator.saveAlertState(state);
+      this.deps.outputs.stateChange(change, job.endpoint);
+    }
+  }
+
+  private reportLag(): void {
+    const now = this.deps.clock.now();
+    const stats = new Map<string, { lagMs: number; intervalMs: number }>();
+    for (const [name, job] of this.jobs) {
+      const recent = this.lag.recent(name, now);
+      if (recent.length === 0) continue;
+      stats.set(name, { lagMs: Math.min(...recent.slice(-3)), intervalMs: job.intervalMs });
+    }
+    this.deps.coordinator.reportLag?.(stats);
+  }
+
+  status(): EndpointStatus[] {
+    const out: EndpointStatus[] = [];
+    for (const [name, job] of this.jobs) {
+      const st = this.alerts.get(name);
+      out.push({
+        name,
+        file: job.endpoint.file,
+        url: job.endpoint.url,
+        state: st?.state ?? 'UNKNOWN',
+        suppressed: job.suppressed,
+        since: st?.since ?? 0,
+        next_due: this.scheduler.nextDueOf(name) ?? null,
+        last: job.last,
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  lagP99(): number | null {
+    return this.lag.p99(this.deps.clock.now());
+  }
+
+  /** Stop scheduling; wait (bounded) for in-flight checks so their results are delivered. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.scheduler.stop();
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
+    await this.deps.runner.close(Math.max(0, graceMs / 4));
+  }
+}

@@ -1,0 +1,44 @@
+import type { Metrics } from '../metrics.js';
+import type { StateChange } from '../model/alert.js';
+import type { Endpoint } from '../model/endpoint.js';
+import type { Logger } from '../model/logger.js';
+import type { CheckResult } from '../model/result.js';
+import type { ResultsFile } from '../output/results-file.js';
+import type { EventStream } from '../server/event-stream.js';
+import type { ResultOutputs } from './engine.js';
+
+/** Where a result goes besides the engine's own memory: metrics, results file, sinks, live stream, log. */
+export function createFanout(deps: {
+  metrics: Metrics;
+  resultsFile: ResultsFile | null;
+  sinks: { result(r: CheckResult): void; stateChange(c: StateChange): void };
+  events: EventStream;
+  logger: Logger;
+}): ResultOutputs {
+  const { metrics, resultsFile, sinks, events, logger } = deps;
+  return {
+    result(r: CheckResult, _endpoint: Endpoint) {
+      metrics.checksTotal.inc({ endpoint: r.endpoint, result: r.ok ? 'success' : 'failure' });
+      metrics.checkDuration.observe(r.duration_ms / 1000);
+      metrics.scheduleLag.observe(Math.max(0, r.started_at - r.scheduled_at) / 1000);
+      resultsFile?.write(r);
+      sinks.result(r);
+      events.publish('result', r);
+    },
+    stateChange(c: StateChange, _endpoint: Endpoint) {
+      const fields = {
+        endpoint: c.endpoint,
+        from: c.from,
+        to: c.to,
+        reason: c.reason,
+        suppressed: c.suppressed,
+        event_id: c.id,
+      };
+      if (c.to === 'DOWN' && !c.suppressed) logger.warn(fields, 'endpoint DOWN');
+      else logger.info(fields, `endpoint ${c.to}${c.suppressed ? ' (suppressed: a parent is DOWN)' : ''}`);
+      sinks.stateChange(c);
+      const { result: _r, ...event } = c;
+      events.publish('state', event);
+    },
+  };
+}
