@@ -130,6 +130,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger }),
     logger: logger.child({ module: 'engine' }),
+    coalesceMs: Number(process.env.WATCHER_X_COALESCE ?? 0),
   });
   engine.start();
   coordinator.onOwnedChange((owned) => {
@@ -202,12 +203,35 @@ export async function startApp(opts: RunOptions): Promise<App> {
     'watcher started',
   );
 
+  // Lag alert to `self`: raised once when some jobs run behind, resolved once when none do.
+  let lagHigh = false;
+  const lagWatch = setInterval(() => {
+    const behind = engine?.behindJobs() ?? [];
+    if (behind.length > 0 && !lagHigh) {
+      lagHigh = true;
+      logger.warn({ jobs: behind.length, sample: behind.slice(0, 5) }, 'checks running behind schedule');
+      sinks.selfEvent({
+        kind: 'lag_high',
+        at: clock.now(),
+        worker: opts.id,
+        message: `${behind.length} jobs on ${opts.id} run behind schedule`,
+        details: { jobs: behind.length, sample: behind.slice(0, 10) },
+      });
+    } else if (behind.length === 0 && lagHigh) {
+      lagHigh = false;
+      logger.info({}, 'checks back on schedule');
+      sinks.selfEvent({ kind: 'lag_ok', at: clock.now(), worker: opts.id, message: `${opts.id} is back on schedule` });
+    }
+  }, 5_000);
+  lagWatch.unref();
+
   let stopping: Promise<void> | null = null;
   return {
     address: server.address,
     stop(reason: string) {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
+        clearInterval(lagWatch);
         await config.close();
         await engine?.stop(STOP_GRACE_MS / 2);
         await coordinator?.stop();

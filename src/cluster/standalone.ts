@@ -1,5 +1,6 @@
 import type { ConfigSnapshot } from '../config/types.js';
 import type { AlertState } from '../model/alert.js';
+import type { Endpoint } from '../model/endpoint.js';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import type { ClusterStatus, Coordinator, OwnedJob } from './coordinator.js';
@@ -14,6 +15,7 @@ export class StandaloneCoordinator implements Coordinator {
   private owned = new Map<string, OwnedJob>();
   private loaded = false;
   private startedAt: number;
+  private lastGood = new Map<string, Endpoint[]>();
 
   constructor(
     private readonly workerId: string,
@@ -26,11 +28,27 @@ export class StandaloneCoordinator implements Coordinator {
 
   async start(): Promise<void> {}
 
+  /**
+   * A file that breaks keeps its last good endpoints running (the problem is reported loudly
+   * elsewhere): a typo must not silently stop monitoring. A removed file removes its endpoints.
+   * The etcd admin applies the same rule when it reconciles (docs/CONFIG.md "Broken files").
+   */
   setDesired(snapshot: ConfigSnapshot): void {
     const next = new Map<string, OwnedJob>();
+    const now = this.clock.now();
     for (const ep of snapshot.endpoints) {
-      next.set(ep.name, { endpoint: ep, takenOver: false, dueSince: this.clock.now() });
+      next.set(ep.name, { endpoint: ep, takenOver: false, dueSince: now });
     }
+    const broken = new Set(snapshot.files.filter((f) => !f.ok).map((f) => f.file));
+    const good = new Map<string, Endpoint[]>();
+    for (const ep of snapshot.endpoints) good.set(ep.file, [...(good.get(ep.file) ?? []), ep]);
+    for (const file of broken) {
+      for (const ep of this.lastGood.get(file) ?? []) {
+        if (!next.has(ep.name)) next.set(ep.name, { endpoint: ep, takenOver: false, dueSince: now });
+      }
+    }
+    for (const file of [...this.lastGood.keys()]) if (!broken.has(file) && !good.has(file)) this.lastGood.delete(file);
+    for (const [file, eps] of good) this.lastGood.set(file, eps);
     this.owned = next;
     this.loaded = true;
     for (const l of this.listeners) l(this.owned);

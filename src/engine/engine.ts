@@ -64,12 +64,15 @@ export class Engine {
       outputs: ResultOutputs;
       logger: Logger;
       maxBatch?: number;
+      /** least ms between two scheduler wake-ups (see SchedulerOptions.coalesceMs) [0] */
+      coalesceMs?: number;
     },
   ) {
     this.scheduler = new Scheduler({
       clock: deps.clock,
       onDue: (batch) => this.dispatch(batch),
       maxBatch: deps.maxBatch ?? 256,
+      coalesceMs: deps.coalesceMs ?? 0,
       logger: deps.logger,
     });
   }
@@ -184,6 +187,14 @@ export class Engine {
       });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Jobs whose lag stayed above their threshold (see LagTracker.behind). */
+  behindJobs(): string[] {
+    const now = this.deps.clock.now();
+    const out: string[] = [];
+    for (const [name, job] of this.jobs) if (this.lag.behind(name, job.intervalMs, now)) out.push(name);
+    return out;
   }
 
   get size(): number {
