@@ -28,11 +28,17 @@ export interface ProbeSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
+/** What a probe knows about the slot it serves. */
+export interface ProbeContext {
+  /** epoch ms of the scheduled slot; HTTP sends it as `x-watcher-scheduled-at` so targets can correlate */
+  scheduledAt: number;
+}
+
 /**
  * Runs one check. Must honour `signal` (abort = stop work and settle soon). May throw; runCheck
  * turns exceptions into a failed result.
  */
-export type Probe = (spec: CheckSpec, signal: ProbeSignal) => Promise<ProbeOutcome>;
+export type Probe = (spec: CheckSpec, signal: ProbeSignal, ctx?: ProbeContext) => Promise<ProbeOutcome>;
 
 /** Probe kind for a spec: the URL scheme, with https folded into http (`tcp`, `tls` later). */
 export function probeKindOf(url: string): string {

@@ -39,7 +39,7 @@ export async function runCheck(
   try {
     const probe = probes[probeKindOf(spec.url)];
     if (probe === undefined) throw new CheckAbort('unsupported scheme');
-    outcome = await probe(spec, deadline);
+    outcome = await probe(spec, deadline, { scheduledAt });
     // A probe that finished with some other error after the budget ran out still timed out.
     if (!outcome.ok && deadline.aborted) outcome = { ...outcome, error: reasonOf(deadline.reason) };
   } catch (err) {

@@ -93,6 +93,11 @@ describe('watcher run (standalone)', () => {
     expect(lines.some((r) => r.endpoint.endsWith('/ok') && r.ok)).toBe(true);
     expect(lines.some((r) => r.endpoint.endsWith('/status/503') && r.error === 'status 503')).toBe(true);
     expect(target.hits('/ok')).toBeGreaterThan(0);
+    // every request names its slot, and the slots are exactly the ones in the results file
+    const slots = target.hitLog.filter((h) => h.path === '/ok').map((h) => h.slot);
+    expect(slots.every((s) => typeof s === 'number' && s % 1000 === slots[0]! % 1000)).toBe(true);
+    const fileSlots = new Set(lines.filter((r) => r.endpoint.endsWith('/ok')).map((r) => r.scheduled_at));
+    for (const s of fileSlots) expect(slots).toContain(s);
   });
 
   it('picks up an added file, a broken file and its fix without restart', async () => {

@@ -38,7 +38,8 @@ export interface Target {
   port: number;
   /** requests seen for that path (no query), or in total without a path */
   hits(path?: string): number;
-  hitLog: Array<{ path: string; at: number }>;
+  /** every request: path, arrival time, and the slot it serves (`x-watcher-scheduled-at`, null if absent) */
+  hitLog: Array<{ path: string; at: number; slot: number | null }>;
   /** TCP (or TLS) connections accepted so far */
   connections(): number;
   /** PEM of the self-signed certificate (TLS mode only) */
@@ -92,7 +93,7 @@ function selfSignedCert(): Promise<{ cert: string; key: string }> {
 
 export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
   const hitsByPath = new Map<string, number>();
-  const hitLog: Array<{ path: string; at: number }> = [];
+  const hitLog: Array<{ path: string; at: number; slot: number | null }> = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let total = 0;
@@ -104,7 +105,10 @@ export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
     const path = q < 0 ? raw : raw.slice(0, q);
     total++;
     hitsByPath.set(path, (hitsByPath.get(path) ?? 0) + 1);
-    if (hitLog.length < HIT_LOG_LIMIT) hitLog.push({ path, at: Date.now() });
+    if (hitLog.length < HIT_LOG_LIMIT) {
+      const slot = req.headers['x-watcher-scheduled-at'];
+      hitLog.push({ path, at: Date.now(), slot: typeof slot === 'string' ? Number(slot) : null });
+    }
     // Drain any request body so keep-alive connections stay usable.
     req.resume();
     route(path, q < 0 ? '' : raw.slice(q + 1), req, res);

@@ -13,11 +13,13 @@ import { evaluate, needsJson } from '../success.js';
 import { type DispatchFn, FreshConnections, keepAliveDispatch, withRedirects } from './dispatchers.js';
 
 export const USER_AGENT = 'watcher/0.1';
+/** Sent with every check: the slot it serves. Lets a target (or a test) count checks per slot. */
+export const SCHEDULED_AT_HEADER = 'x-watcher-scheduled-at';
 const REDIRECT_CODES = new Set([300, 301, 302, 303, 307, 308]);
 
-export const httpProbe: Probe = (spec, signal) =>
+export const httpProbe: Probe = (spec, signal, ctx) =>
   new Promise<ProbeOutcome>((resolve) => {
-    new HttpCheck(spec, signal, resolve).start();
+    new HttpCheck(spec, signal, resolve, ctx?.scheduledAt ?? null).start();
   });
 
 type Outcome = Pick<ProbeOutcome, 'ok' | 'status_code' | 'error' | 'values'>;
@@ -37,6 +39,7 @@ class HttpCheck implements Dispatcher.DispatchHandler {
     private readonly spec: CheckSpec,
     private readonly signal: ProbeSignal,
     private readonly resolve: (o: ProbeOutcome) => void,
+    private readonly scheduledAt: number | null,
   ) {
     this.chunks = needsJson(spec) ? [] : null;
   }
@@ -68,7 +71,7 @@ class HttpCheck implements Dispatcher.DispatchHandler {
           origin: target.origin,
           path: target.path,
           method: spec.method.toUpperCase() as Dispatcher.HttpMethod,
-          headers: requestHeaders(spec.headers, target.auth),
+          headers: requestHeaders(spec.headers, target.auth, this.scheduledAt),
           body: spec.body,
           reset: !spec.keepalive,
           headersTimeout: 0,
@@ -217,7 +220,11 @@ function parseTarget(url: string): Target | null {
   return t;
 }
 
-function requestHeaders(headers: Record<string, string>, auth: string | null): Record<string, string> {
+function requestHeaders(
+  headers: Record<string, string>,
+  auth: string | null,
+  scheduledAt: number | null,
+): Record<string, string> {
   let hasUa = false;
   let hasAuth = false;
   for (const k in headers) {
@@ -225,8 +232,8 @@ function requestHeaders(headers: Record<string, string>, auth: string | null): R
     if (l === 10 && k.toLowerCase() === 'user-agent') hasUa = true;
     else if (l === 13 && k.toLowerCase() === 'authorization') hasAuth = true;
   }
-  if (hasUa && (auth === null || hasAuth)) return headers;
   const out: Record<string, string> = { ...headers };
+  if (scheduledAt !== null) out[SCHEDULED_AT_HEADER] = String(scheduledAt);
   if (!hasUa) out['user-agent'] = USER_AGENT;
   if (auth !== null && !hasAuth) out.authorization = auth;
   return out;
