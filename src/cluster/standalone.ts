@@ -1,8 +1,8 @@
 import type { ConfigSnapshot } from '../config/types.js';
 import type { AlertState } from '../model/alert.js';
-import type { Endpoint } from '../model/endpoint.js';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
+import type { Endpoint } from '../model/endpoint.js';
 import type { ClusterStatus, Coordinator, OwnedJob } from './coordinator.js';
 
 /**
@@ -47,7 +47,8 @@ export class StandaloneCoordinator implements Coordinator {
         if (!next.has(ep.name)) next.set(ep.name, { endpoint: ep, takenOver: false, dueSince: now });
       }
     }
-    for (const file of [...this.lastGood.keys()]) if (!broken.has(file) && !good.has(file)) this.lastGood.delete(file);
+    for (const file of [...this.lastGood.keys()])
+      if (!broken.has(file) && !good.has(file)) this.lastGood.delete(file);
     for (const [file, eps] of good) this.lastGood.set(file, eps);
     this.owned = next;
     this.loaded = true;

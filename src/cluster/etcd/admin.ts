@@ -1,0 +1,380 @@
+/**
+ * What the elected admin does while it holds the admin key (docs/CLUSTER.md "Admin"):
+ * reconcile its folder into jobsets/, clean up (stale moves, orphan owner keys, alert state of
+ * removed jobs), plan rebalancing moves, and watch the waiting queue ("scaling limit hit").
+ * Every write is a transaction that also compares `admin` createRevision == the admin token, so a
+ * deposed admin can never write.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConfigSnapshot, RawEndpoint } from '../../config/types.js';
+import type { Clock, TimerHandle } from '../../model/clock.js';
+import type { Endpoint } from '../../model/endpoint.js';
+import type { Logger } from '../../model/logger.js';
+import { typicalIntervalMs } from '../../schedule/slots.js';
+import { cmp, type EtcdRpc, type Op, op, opSize } from './client.js';
+import { describeError } from './errors.js';
+import type { Keys } from './keys.js';
+import type { Mirror } from './mirror.js';
+import { type DesiredJob, pack } from './packing.js';
+import { type Candidate, type OwnedJobset, planMoves } from './plan.js';
+import { encode } from './values.js';
+
+export interface ScalingEvent {
+  /** true: jobs have waited longer than the threshold; false: resolved (queue drained) */
+  active: boolean;
+  waitingJobs: number;
+  /** epoch ms the oldest waiting jobset started waiting */
+  since: number;
+}
+
+export interface AdminTuning {
+  reconcileDebounceMs: number;
+  rebalanceIntervalMs: number;
+  /** most moves planned per round [min(32, max(2, jobsets/20))] */
+  maxMovesPerRound: number | null;
+  /** a moved jobset is not moved again for this long */
+  moveCooldownMs: number;
+  scalingLimitAfterMs: number;
+  /** false: never plan moves (tests, or operators who want none) */
+  rebalance: boolean;
+}
+
+export interface AdminContext {
+  rpc: EtcdRpc;
+  keys: Keys;
+  mirror: Mirror;
+  me: string;
+  token: number;
+  clock: Clock;
+  logger: Logger;
+  desired(): ConfigSnapshot | null;
+  tuning: AdminTuning;
+  /** the admin key is no longer ours: the coordinator drops the admin role */
+  onFenced(): void;
+  onScaling(e: ScalingEvent): void;
+}
+
+/** Most ops per admin transaction (etcd allows 128; one slot for safety). */
+const MAX_TXN_OPS = 120;
+const MAX_TXN_BYTES = 1024 * 1024;
+
+/** Expected checks per second of one endpoint. */
+export function rateOf(ep: Endpoint | undefined, now: number): number {
+  if (!ep) return 1 / 60;
+  try {
+    const ms = typicalIntervalMs(ep.schedule, now);
+    return ms > 0 ? 1000 / ms : 1 / 60;
+  } catch {
+    return 1 / 60;
+  }
+}
+
+/** The desired jobs of a config snapshot, with their rates. */
+export function desiredJobs(snapshot: ConfigSnapshot, now: number): Map<string, DesiredJob> {
+  const byName = new Map(snapshot.endpoints.map((e) => [e.name, e]));
+  const out = new Map<string, DesiredJob>();
+  for (const [name, raw] of snapshot.raw) {
+    out.set(name, { raw: raw as RawEndpoint, rate: rateOf(byName.get(name), now) });
+  }
+  return out;
+}
+
+export function newJobsetId(taken: (id: string) => boolean): string {
+  for (;;) {
+    const id = `js-${randomBytes(5).toString('hex')}`;
+    if (!taken(id)) return id;
+  }
+}
+
+/** Splits ops into transactions under etcd's op-count and request-size limits. */
+export function chunkOps(ops: Op[], maxOps = MAX_TXN_OPS, maxBytes = MAX_TXN_BYTES): Op[][] {
+  const out: Op[][] = [];
+  let cur: Op[] = [];
+  let bytes = 0;
+  for (const o of ops) {
+    const size = opSize(o);
+    if (cur.length > 0 && (cur.length >= maxOps || bytes + size > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(o);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+export class AdminDuties {
+  private stopped = false;
+  private reconcileTimer: TimerHandle | null = null;
+  private houseTimer: TimerHandle | null = null;
+  private reconciling = false;
+  private reconcileAgain = false;
+  private housekeeping = false;
+  private lastHouseAt = 0;
+  /** highest revision this admin wrote; decisions wait until the mirror has seen it */
+  private lastWriteRev = 0;
+  private readonly movedAt = new Map<string, number>();
+  private scalingActive = false;
+
+  constructor(private readonly c: AdminContext) {}
+
+  start(): void {
+    this.c.logger.info({ token: this.c.token }, 'admin duties started');
+    this.scheduleReconcile(0);
+    this.scheduleHousekeeping(this.c.tuning.rebalanceIntervalMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reconcileTimer) this.c.clock.clearTimeout(this.reconcileTimer);
+    if (this.houseTimer) this.c.clock.clearTimeout(this.houseTimer);
+    this.reconcileTimer = null;
+    this.houseTimer = null;
+  }
+
+  /** A new config snapshot on this worker. */
+  onDesired(): void {
+    this.scheduleReconcile(this.c.tuning.reconcileDebounceMs);
+  }
+
+  /** The mirror changed (workers, owners, moves, jobsets). */
+  onMirror(): void {
+    this.scheduleHousekeeping(200);
+  }
+
+  private scheduleReconcile(ms: number): void {
+    if (this.stopped) return;
+    if (this.reconcileTimer) this.c.clock.clearTimeout(this.reconcileTimer);
+    this.reconcileTimer = this.c.clock.setTimeout(() => {
+      this.reconcileTimer = null;
+      void this.reconcile();
+    }, ms);
+  }
+
+  private scheduleHousekeeping(ms: number): void {
+    if (this.stopped || this.houseTimer) return;
+    const wait = Math.max(ms, this.lastHouseAt + this.c.tuning.rebalanceIntervalMs - this.c.clock.now());
+    this.houseTimer = this.c.clock.setTimeout(() => {
+      this.houseTimer = null;
+      void this.runHousekeeping();
+    }, wait);
+  }
+
+  /** Writes ops in fenced transactions; false when the fence failed (we are no longer admin). */
+  private async write(ops: Op[], extraCompare: ReturnType<typeof cmp.mod>[] = []): Promise<boolean> {
+    for (const chunk of chunkOps(ops)) {
+      if (this.stopped) return false;
+      const r = await this.c.rpc.txn([cmp.create(this.c.keys.admin, this.c.token), ...extraCompare], chunk);
+      if (!r.succeeded) {
+        if (extraCompare.length > 0) return false;
+        this.c.logger.warn({}, 'admin write fenced off: another worker is admin now');
+        this.stopped = true;
+        this.c.onFenced();
+        return false;
+      }
+      this.lastWriteRev = Math.max(this.lastWriteRev, r.rev);
+    }
+    return true;
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return;
+    }
+    if (this.c.mirror.rev < this.lastWriteRev) {
+      this.scheduleReconcile(50);
+      return;
+    }
+    const snapshot = this.c.desired();
+    if (!snapshot) return;
+    this.reconciling = true;
+    try {
+      const { mirror, keys } = this.c;
+      const existingJobs = [...mirror.jobsets.values()].reduce((n, j) => n + j.count, 0);
+      if (snapshot.endpoints.length === 0 && snapshot.files.length === 0 && existingJobs > 0) {
+        this.c.logger.warn(
+          { jobs: existingJobs },
+          'admin has no endpoint files: keeping the cluster desired state as it is (use `watcher apply` or give the admin the folder)',
+        );
+        return;
+      }
+      const now = this.c.clock.now();
+      const desired = desiredJobs(snapshot, now);
+      const retainFiles = new Set(snapshot.files.filter((f) => !f.ok).map((f) => f.file));
+      const result = pack(
+        [...mirror.jobsets.values()].map((j) => ({ id: j.id, value: j.value })),
+        desired,
+        { newId: () => newJobsetId((id) => mirror.jobsets.has(id)), retainFiles },
+      );
+      for (const name of result.tooLarge)
+        this.c.logger.error({ endpoint: name }, 'endpoint definition too large for etcd; not scheduled');
+      const ops: Op[] = [];
+      for (const [id, value] of result.puts) ops.push(op.put(keys.jobset(id), encode(value)));
+      for (const id of result.deletes) {
+        ops.push(op.del(keys.jobset(id)), op.del(keys.owner(id)), op.del(keys.move(id)));
+      }
+      for (const name of result.removed) ops.push(op.del(keys.state(name)));
+      if (ops.length === 0) return;
+      const ok = await this.write(ops);
+      if (ok) {
+        this.c.logger.info(
+          {
+            added: result.added.length,
+            changed: result.changed.length,
+            removed: result.removed.length,
+            jobsetsWritten: result.puts.size,
+            jobsetsDeleted: result.deletes.length,
+          },
+          'admin reconciled desired jobs into etcd',
+        );
+      }
+    } catch (err) {
+      this.c.logger.warn({ err: describeError(err) }, 'admin reconcile failed; retrying');
+      this.scheduleReconcile(1000);
+    } finally {
+      this.reconciling = false;
+      if (this.reconcileAgain) {
+        this.reconcileAgain = false;
+        this.scheduleReconcile(0);
+      }
+    }
+  }
+
+  private async runHousekeeping(): Promise<void> {
+    if (this.stopped || this.housekeeping) return;
+    if (this.c.mirror.rev < this.lastWriteRev) {
+      this.scheduleHousekeeping(50);
+      return;
+    }
+    this.housekeeping = true;
+    this.lastHouseAt = this.c.clock.now();
+    try {
+      await this.cleanup();
+      this.checkScaling();
+      if (this.c.tuning.rebalance) await this.rebalance();
+    } catch (err) {
+      this.c.logger.warn({ err: describeError(err) }, 'admin housekeeping failed');
+    } finally {
+      this.housekeeping = false;
+    }
+    // keep an eye on the waiting queue and on balance while anything is pending
+    const { mirror } = this.c;
+    if (mirror.waitingJobs() > 0 || mirror.moves.size > 0 || this.scalingActive) {
+      this.scheduleHousekeeping(this.c.tuning.rebalanceIntervalMs);
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    const { mirror, keys } = this.c;
+    const ops: Op[] = [];
+    for (const [id, mv] of mirror.moves) {
+      const owner = mirror.owners.get(id);
+      const stale =
+        !mirror.jobsets.has(id) ||
+        !owner ||
+        owner.modRev !== mv.value.ownerRev ||
+        owner.value.owner === null ||
+        !mirror.workers.has(mv.value.to) ||
+        !mirror.workers.has(owner.value.owner);
+      if (stale) ops.push(op.del(keys.move(id)));
+    }
+    for (const id of mirror.owners.keys()) if (!mirror.jobsets.has(id)) ops.push(op.del(keys.owner(id)));
+    if (ops.length > 0) {
+      await this.write(ops);
+      this.c.logger.debug({ ops: ops.length }, 'admin cleaned stale moves and orphan owner keys');
+    }
+  }
+
+  private checkScaling(): void {
+    const { mirror } = this.c;
+    const waiting = mirror.waitingJobs();
+    const now = this.c.clock.now();
+    let oldest = now;
+    for (const id of mirror.freeSince.keys()) oldest = Math.min(oldest, mirror.freeSince.get(id) ?? now);
+    if (waiting > 0 && !this.scalingActive && now - oldest >= this.c.tuning.scalingLimitAfterMs) {
+      this.scalingActive = true;
+      this.c.logger.warn(
+        { waitingJobs: waiting, waitingSince: oldest },
+        'scaling limit hit: jobs wait for a worker with room',
+      );
+      this.c.onScaling({ active: true, waitingJobs: waiting, since: oldest });
+    } else if (waiting === 0 && this.scalingActive) {
+      this.scalingActive = false;
+      this.c.logger.info({}, 'scaling limit resolved: no job waiting');
+      this.c.onScaling({ active: false, waitingJobs: 0, since: now });
+    }
+  }
+
+  private async rebalance(): Promise<void> {
+    const { mirror, keys } = this.c;
+    if (mirror.moves.size > 0) return;
+    const loads = mirror.loads();
+    const candidates: Candidate[] = [];
+    for (const [id, w] of mirror.workers) {
+      const l = loads.get(id) ?? { jobs: 0, jobsets: 0, rate: 0 };
+      candidates.push({
+        id,
+        capacity: w.value.capacity,
+        jobs: l.jobs,
+        rate: l.rate,
+        shedding: w.value.shedding,
+      });
+    }
+    // Abandoned work is claimed first; move only once nothing claimable waits.
+    for (const js of mirror.freeJobsets()) {
+      if (candidates.some((c) => !c.shedding && (c.capacity === null || c.jobs + js.count <= c.capacity)))
+        return;
+    }
+    const now = this.c.clock.now();
+    const owned: OwnedJobset[] = [];
+    for (const [id, o] of mirror.owners) {
+      const js = mirror.jobsets.get(id);
+      if (!js || o.value.owner === null) continue;
+      const moved = this.movedAt.get(id) ?? 0;
+      owned.push({
+        id,
+        owner: o.value.owner,
+        jobs: js.count,
+        rate: js.value.rate,
+        movable: now - moved >= this.c.tuning.moveCooldownMs,
+      });
+    }
+    const maxMoves =
+      this.c.tuning.maxMovesPerRound ?? Math.min(32, Math.max(2, Math.ceil(mirror.jobsets.size / 20)));
+    const moves = planMoves(candidates, owned, { maxMoves });
+    if (moves.length === 0) return;
+    let written = 0;
+    for (const m of moves) {
+      const owner = mirror.owners.get(m.jobset);
+      if (!owner || this.stopped) continue;
+      const value = encode({ to: m.to, ownerRev: owner.modRev, at: now });
+      const r = await this.c.rpc.txn(
+        [
+          cmp.create(keys.admin, this.c.token),
+          cmp.mod(keys.owner(m.jobset), owner.modRev),
+          cmp.create(keys.move(m.jobset), 0),
+        ],
+        [op.put(keys.move(m.jobset), value)],
+        [op.get(keys.admin)],
+      );
+      if (r.succeeded) {
+        written++;
+        this.movedAt.set(m.jobset, now);
+        this.lastWriteRev = Math.max(this.lastWriteRev, r.rev);
+      } else {
+        const adminKv = r.responses[0]?.response_range?.kvs?.[0];
+        if (!adminKv || Number(adminKv.create_revision) !== this.c.token) {
+          this.stopped = true;
+          this.c.onFenced();
+          return;
+        }
+      }
+    }
+    if (written > 0)
+      this.c.logger.info({ moves: written, planned: moves.length }, 'admin planned rebalancing moves');
+  }
+}

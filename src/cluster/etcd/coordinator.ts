@@ -1,0 +1,1452 @@
+/**
+ * The etcd Coordinator: one worker's view of who owns which jobset (docs/CLUSTER.md).
+ *
+ * Layering (like etcd's Go concurrency package): Session (lease + own deadline) → registration →
+ * Mirror (list + watch) → ownership by CAS claims whose revision is the fencing token → admin role.
+ * Decisions are level-triggered: after every batch of watch events `react()` compares what this
+ * worker holds with what the mirror says and acts. Every write that concerns a jobset compares the
+ * owner key's revision (or the admin key's create revision), so a stale view can waste an attempt
+ * but never produce two owners in etcd.
+ */
+import { EventEmitter } from 'node:events';
+import type { ConfigSnapshot, RawEndpoint } from '../../config/types.js';
+import type { Metrics } from '../../metrics.js';
+import type { AlertState } from '../../model/alert.js';
+import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
+import type { Endpoint } from '../../model/endpoint.js';
+import type { Logger } from '../../model/logger.js';
+import type { ClusterStatus, Coordinator, OwnedJob } from '../coordinator.js';
+import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
+import { cmp, connectEtcd, type EtcdRpc, op, withTimeout } from './client.js';
+import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
+import { Keys, prefixEnd } from './keys.js';
+import { Mirror, type MirrorChange } from './mirror.js';
+import { stableJson } from './packing.js';
+import { adminRank, type Candidate, planClaims } from './plan.js';
+import { Session } from './session.js';
+import { statusFromMirror } from './tools.js';
+import { encode, parseOwner } from './values.js';
+import { RangeWatch } from './watch.js';
+
+export type ClusterMetrics = Pick<
+  Metrics,
+  'etcdUp' | 'isAdmin' | 'jobsOwned' | 'jobsetsOwned' | 'jobsWaiting' | 'spareCapacity' | 'claimsTotal'
+>;
+
+export interface CoordinatorTuning extends AdminTuning {
+  /** per-attempt deadline of unary etcd calls */
+  callTimeoutMs: number;
+  /** bound of the connection check (wrong password, TLS) */
+  connectTimeoutMs: number;
+  /** delay per rank for backup claimers of a free jobset */
+  claimStepMs: number;
+  claimJitterMs: number;
+  /** after start, wait this long before claiming so that workers starting together see each other */
+  joinGraceMs: number;
+  /** delay per rank for admin contention */
+  adminStepMs: number;
+  /** most frequent update of this worker's workers/<id> value */
+  publishIntervalMs: number;
+  /** cap of the reconnect backoff */
+  maxBackoffMs: number;
+  /** bound of stop() */
+  stopTimeoutMs: number;
+  /** shedding: fraction of owned jobs behind their lag threshold that counts as overloaded */
+  shedBehindFraction: number;
+  /** shedding: overloaded this long → stop claiming and release one jobset (then one per window) */
+  shedWindowMs: number;
+  /** shedding ends after no job was behind for this long (hysteresis) */
+  recoverWindowMs: number;
+}
+
+export const DEFAULT_TUNING: CoordinatorTuning = {
+  callTimeoutMs: 1500,
+  connectTimeoutMs: 5000,
+  claimStepMs: 250,
+  claimJitterMs: 100,
+  joinGraceMs: 300,
+  adminStepMs: 300,
+  publishIntervalMs: 2000,
+  maxBackoffMs: 5000,
+  stopTimeoutMs: 3000,
+  shedBehindFraction: 0.05,
+  shedWindowMs: 10_000,
+  recoverWindowMs: 30_000,
+  reconcileDebounceMs: 100,
+  rebalanceIntervalMs: 1000,
+  maxMovesPerRound: null,
+  moveCooldownMs: 30_000,
+  scalingLimitAfterMs: 30_000,
+  rebalance: true,
+};
+
+export interface EtcdCoordinatorOptions {
+  endpoints: string[];
+  tls?: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined } | undefined;
+  auth?: { username: string; password: string } | undefined;
+  cluster: string;
+  workerId: string;
+  /** status server host:port */
+  address: string;
+  version: string;
+  leaseTtlSec: number;
+  capacity: number | null;
+  onPartition: 'continue' | 'pause';
+  /** RawEndpoint from etcd → Endpoint with this worker's env; null (and logged) when invalid here */
+  normalize: (raw: RawEndpoint) => Endpoint | null;
+  /** this worker's own folder, reconciled into etcd while it is admin */
+  desired?: () => ConfigSnapshot | null;
+  metrics: ClusterMetrics;
+  logger: Logger;
+  clock?: Clock;
+  tuning?: Partial<CoordinatorTuning>;
+}
+
+export interface CoordinatorEvents {
+  /** this worker became (true) or stopped being (false) the admin */
+  admin: [isAdmin: boolean];
+  /** jobsets gained or lost, with why */
+  ownership: [change: { acquired: string[]; lost: string[]; reason: string }];
+  /** etcd connectivity of this worker */
+  partition: [state: { state: 'unreachable' | 'expired' | 'recovered'; reason?: string }];
+  /** the admin's waiting-queue alarm ("scaling limit hit" / resolved) */
+  scaling: [e: ScalingEvent];
+  /** a problem the operator must know (e.g. our --id taken by another process during a partition) */
+  problem: [err: ClusterError];
+}
+
+type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
+
+interface Ownership {
+  token: number;
+  takenOver: boolean;
+  dueSince: number;
+  /** false until the first emission after acquisition */
+  announced: boolean;
+}
+
+interface CatchUp {
+  takenOver: boolean;
+  dueSince: number;
+}
+
+export class EtcdCoordinator implements Coordinator {
+  readonly mode = 'etcd' as const;
+  private readonly keys: Keys;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly tuning: CoordinatorTuning;
+  private readonly me: string;
+  private readonly startedAt: number;
+  private readonly emitter = new EventEmitter();
+
+  private phase: Phase = 'new';
+  private rpc: EtcdRpc | null = null;
+  private session: Session | null = null;
+  private readonly mirror: Mirror;
+  private watch: RangeWatch | null = null;
+  private watchGen = 0;
+  private resyncTimer: TimerHandle | null = null;
+  private resyncAttempt = 0;
+  private listed = false;
+  private joinGraceUntil = 0;
+  private joinTimer: TimerHandle | null = null;
+  private reactQueued = false;
+
+  private readonly owned = new Map<string, Ownership>();
+  private readonly inflight = new Map<string, number>();
+  /** revision of this worker's last write that gave a jobset away: older mirror records are ignored */
+  private readonly gaveAwayAt = new Map<string, number>();
+  private readonly backupTimers = new Map<string, TimerHandle>();
+  private suspendedSince: number | null = null;
+  private recoveryHeld: Map<string, Ownership> | null = null;
+
+  private adminToken: number | null = null;
+  private adminTimer: TimerHandle | null = null;
+  private adminDuties: AdminDuties | null = null;
+  private contending = false;
+
+  private readonly listeners: Array<(jobs: ReadonlyMap<string, OwnedJob>) => void> = [];
+  private emitted: ReadonlyMap<string, OwnedJob> = new Map();
+  private readonly jobInfo = new Map<string, CatchUp>();
+  private readonly jobsetOfJob = new Map<string, string>();
+  private readonly normCache = new Map<string, { json: string; ep: Endpoint | null }>();
+  /** normalised jobs of each owned jobset, by the jobset value's revision */
+  private readonly jobsetCache = new Map<
+    string,
+    { modRev: number; entries: Array<{ name: string; ep: Endpoint | null }> }
+  >();
+
+  private readonly pendingStates = new Map<string, AlertState>();
+  private stateTimer: TimerHandle | null = null;
+  private stateAttempt = 0;
+  private flushing: Promise<void> | null = null;
+
+  private publishTimer: TimerHandle | null = null;
+  private lastPublishAt = 0;
+  private lastPublished = '';
+  private lagP99Ms: number | null = null;
+  private shedding = false;
+  private overloadSince: number | null = null;
+  private healthySince: number | null = null;
+  private lastNetFailureAt = 0;
+  private lastNetOkAt = 0;
+  private stopPromise: Promise<void> | null = null;
+  private desiredOverride: ConfigSnapshot | null = null;
+
+  constructor(private readonly opts: EtcdCoordinatorOptions) {
+    this.keys = new Keys(opts.cluster);
+    Keys.checkWorkerId(opts.workerId);
+    if (!Number.isFinite(opts.leaseTtlSec) || opts.leaseTtlSec < 2) {
+      throw new ClusterError(
+        ClusterErrorCode.CONFIG,
+        `lease TTL must be at least 2 seconds (got ${opts.leaseTtlSec})`,
+      );
+    }
+    if (opts.capacity !== null && (!Number.isInteger(opts.capacity) || opts.capacity < 0)) {
+      throw new ClusterError(
+        ClusterErrorCode.CONFIG,
+        `capacity must be a non-negative integer (got ${opts.capacity})`,
+      );
+    }
+    this.me = opts.workerId;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger;
+    this.tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+    this.startedAt = this.clock.now();
+    this.mirror = new Mirror(this.keys, this.clock, this.log);
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  on<E extends keyof CoordinatorEvents>(event: E, fn: (...args: CoordinatorEvents[E]) => void): this {
+    this.emitter.on(event, fn as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<E extends keyof CoordinatorEvents>(event: E, fn: (...args: CoordinatorEvents[E]) => void): this {
+    this.emitter.off(event, fn as (...args: unknown[]) => void);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.phase !== 'new') throw new ClusterError(ClusterErrorCode.CONFIG, 'coordinator already started');
+    this.phase = 'starting';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!this.rpc) {
+          this.rpc = await connectEtcd(
+            {
+              endpoints: this.opts.endpoints,
+              tls: this.opts.tls,
+              auth: this.opts.auth,
+              callTimeoutMs: this.tuning.callTimeoutMs,
+            },
+            this.keys.admin,
+            this.tuning.connectTimeoutMs,
+          );
+        }
+        await this.establish();
+        break;
+      } catch (err) {
+        if (this.phase !== 'starting')
+          throw new ClusterError(ClusterErrorCode.STOPPED, 'coordinator stopped while starting');
+        const e = err instanceof ClusterError ? err : null;
+        if (isPermanentClusterError(e)) {
+          const granted = this.session;
+          this.session = null;
+          if (granted && this.rpc)
+            await withTimeout(this.rpc.leaseRevoke(granted.leaseId), 1000, 'revoke').catch(() => undefined);
+          this.rpc?.close();
+          this.rpc = null;
+          this.phase = 'stopped';
+          throw e;
+        }
+        this.log.warn({ err: describeError(err), attempt }, 'cannot reach etcd yet; retrying');
+        this.opts.metrics.etcdUp.set(0);
+        await this.sleep(this.backoffMs(attempt));
+        if ((this.phase as Phase) !== 'starting') {
+          throw new ClusterError(ClusterErrorCode.STOPPED, 'coordinator stopped while starting');
+        }
+      }
+    }
+    this.phase = 'running';
+    this.joinGraceUntil = this.clock.now() + this.tuning.joinGraceMs;
+    this.opts.metrics.etcdUp.set(1);
+    // a start slower than the lease (overloaded host): recover instead of running on a dead lease
+    if (this.session && !this.session.valid()) this.enterRecovery(this.session, 'deadline');
+    this.log.info(
+      { worker: this.me, lease: this.session?.leaseId, cluster: this.opts.cluster, rev: this.mirror.rev },
+      'joined the cluster',
+    );
+    this.scheduleReact();
+  }
+
+  onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void {
+    this.listeners.push(listener);
+    if (this.emitted.size > 0) listener(this.emitted);
+  }
+
+  /** The app calls this with every new config snapshot (used while this worker is admin). */
+  setDesired(snapshot: ConfigSnapshot): void {
+    this.desiredOverride = snapshot;
+    this.adminDuties?.onDesired();
+  }
+
+  ready(): boolean {
+    return this.phase === 'running' && this.listed && !!this.session?.valid();
+  }
+
+  /** True while this worker's lease is provably held (own deadline not passed). */
+  leaseValid(): boolean {
+    return this.phase === 'running' && !!this.session?.valid();
+  }
+
+  /**
+   * The engine asks this before dispatching each batch. False once the own lease deadline has
+   * passed (the check runs synchronously, so after SIGSTOP it is the first thing to notice),
+   * except with `--on-partition continue` while etcd is provably unreachable.
+   */
+  mayRun(): boolean {
+    if (this.phase === 'running') {
+      if (this.session?.valid()) return true;
+      // found passed before our own timer fired (e.g. just after SIGCONT): recover first
+      const s = this.session;
+      setImmediate(() => s?.checkExpired());
+      return this.opts.onPartition === 'continue' && this.partitionEvidence();
+    }
+    if (this.phase === 'recovering') return this.opts.onPartition === 'continue' && this.partitionEvidence();
+    return false;
+  }
+
+  isAdmin(): boolean {
+    return this.adminToken !== null;
+  }
+
+  async loadAlertStates(names: string[]): Promise<Map<string, AlertState>> {
+    const out = new Map<string, AlertState>();
+    const rpc = this.rpc;
+    if (!rpc || names.length === 0) return out;
+    for (let i = 0; i < names.length; i += 100) {
+      const chunk = names.slice(i, i + 100);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const r = await rpc.txn(
+            [],
+            chunk.map((n) => op.get(this.keys.state(n))),
+          );
+          for (const resp of r.responses) {
+            const kv = resp.response_range?.kvs?.[0];
+            if (!kv) continue;
+            const st = parseAlertState(kv.value);
+            if (st) out.set(st.endpoint, st);
+          }
+          break;
+        } catch (err) {
+          if (attempt === 2)
+            this.log.warn({ err: describeError(err) }, 'could not load alert states from etcd');
+          else await this.sleep(200 * (attempt + 1));
+        }
+      }
+    }
+    return out;
+  }
+
+  saveAlertState(state: AlertState): void {
+    try {
+      if (!this.jobsetOfJob.has(state.endpoint)) return;
+      this.pendingStates.set(state.endpoint, { ...state });
+      this.scheduleStateFlush(0);
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'saveAlertState failed');
+    }
+  }
+
+  /**
+   * Per-job lag from the engine. A job is behind when its lag exceeds min(1 s, 10% of its
+   * interval). Overloaded (≥ shedBehindFraction of jobs behind) for shedWindowMs → this worker
+   * stops claiming and releases its most expensive jobset, then one more per window while still
+   * overloaded. It claims again only after no job was behind for recoverWindowMs (hysteresis).
+   */
+  reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void {
+    const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
+    this.lagP99Ms =
+      lags.length === 0 ? null : (lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? null);
+    this.schedulePublish();
+    if (this.phase !== 'running') return;
+    let behind = 0;
+    for (const s of stats.values()) if (s.lagMs > Math.min(1000, 0.1 * s.intervalMs)) behind++;
+    const now = this.clock.now();
+    const overloaded = stats.size > 0 && behind / stats.size >= this.tuning.shedBehindFraction;
+    if (overloaded) {
+      this.overloadSince ??= now;
+      this.healthySince = null;
+    } else {
+      this.overloadSince = null;
+      if (behind === 0) this.healthySince ??= now;
+      else this.healthySince = null;
+    }
+    const t = this.tuning;
+    if (this.overloadSince !== null && now - this.overloadSince >= t.shedWindowMs) {
+      if (!this.shedding) {
+        this.shedding = true;
+        this.clearBackupTimers();
+        this.log.warn(
+          { behind, jobs: stats.size, lagP99Ms: this.lagP99Ms },
+          'falling behind: shedding work, not claiming',
+        );
+        this.lastPublishAt = 0;
+        this.schedulePublish();
+      }
+      this.overloadSince = now; // next shed only after another full window
+      void this.shedOne();
+    } else if (this.shedding && this.healthySince !== null && now - this.healthySince >= t.recoverWindowMs) {
+      this.shedding = false;
+      this.log.info({}, 'lag recovered: claiming again');
+      this.lastPublishAt = 0;
+      this.schedulePublish();
+      this.scheduleReact();
+    }
+  }
+
+  /** Releases the most expensive owned jobset into the waiting queue, if another worker has room. */
+  private async shedOne(): Promise<void> {
+    const loads = this.mirror.loads();
+    const pick = [...this.owned.keys()]
+      .filter((id) => !this.inflight.has(id))
+      .map((id) => this.mirror.jobsets.get(id))
+      .filter((j): j is NonNullable<typeof j> => !!j)
+      .sort((a, b) => b.value.rate - a.value.rate || b.count - a.count)[0];
+    if (!pick) return;
+    const taker = [...this.mirror.workers].some(
+      ([id, w]) =>
+        id !== this.me &&
+        !w.value.shedding &&
+        (w.value.capacity === null || (loads.get(id)?.jobs ?? 0) + pick.count <= w.value.capacity),
+    );
+    if (!taker) {
+      this.log.warn({ jobset: pick.id }, 'falling behind but no other worker has room: keeping the work');
+      return;
+    }
+    const o = this.owned.get(pick.id);
+    if (!o) return;
+    this.inflight.set(pick.id, this.clock.now());
+    try {
+      await this.releaseJobsets(new Map([[pick.id, o]]), true);
+      this.log.info(
+        { jobset: pick.id, jobs: pick.count, rate: pick.value.rate },
+        'shed jobset into the waiting queue',
+      );
+      this.emit('ownership', { acquired: [], lost: [pick.id], reason: 'shed (falling behind)' });
+    } finally {
+      this.inflight.delete(pick.id);
+      this.scheduleReact();
+    }
+  }
+
+  status(): ClusterStatus {
+    const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
+    return statusFromMirror(this.mirror, this.me, up);
+  }
+
+  /** Jobset ids this worker holds now (diagnostics and tests). */
+  ownedJobsets(): string[] {
+    return [...this.owned.keys()].sort();
+  }
+
+  /** The lease this worker holds now, as a decimal string (diagnostics and tests). */
+  leaseId(): string | null {
+    return this.session?.leaseId ?? null;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.stopPromise = this.doStop();
+    return this.stopPromise;
+  }
+
+  // ------------------------------------------------------------------ session, registration, listing
+
+  private sessionOpts() {
+    return { ttlSec: this.opts.leaseTtlSec, clock: this.clock, logger: this.log };
+  }
+
+  /** Grant a lease, register, list + watch, start the keepalive loop. */
+  private async establish(): Promise<void> {
+    const rpc = this.requireRpc();
+    const session = await Session.grant(rpc, this.sessionOpts());
+    this.session = session;
+    await this.register(session);
+    await this.resync();
+    this.startSession(session);
+  }
+
+  private startSession(session: Session): void {
+    session.start({
+      onRenewed: () => {
+        this.lastNetOkAt = this.clock.now();
+        if (this.phase === 'running') this.opts.metrics.etcdUp.set(1);
+      },
+      onUnreachable: (err) => {
+        this.lastNetFailureAt = this.clock.now();
+        this.opts.metrics.etcdUp.set(0);
+        this.log.warn({ err: describeError(err) }, 'etcd unreachable; lease still valid until its deadline');
+        this.emit('partition', { state: 'unreachable', reason: describeError(err) });
+      },
+      onExpired: (reason) => this.enterRecovery(session, reason),
+    });
+  }
+
+  private workerValue(leaseId: string): string {
+    const jobs = this.jobsetOfJob.size;
+    // lag in 1-2-5 steps: a steady worker does not rewrite its record every few seconds
+    return encode({
+      id: this.me,
+      address: this.opts.address,
+      capacity: this.opts.capacity,
+      version: this.opts.version,
+      startedAt: this.startedAt,
+      leaseId,
+      jobs,
+      jobsets: this.owned.size,
+      lagP99Ms: this.lagP99Ms === null ? null : quantizeLag(this.lagP99Ms),
+      shedding: this.shedding,
+    });
+  }
+
+  /**
+   * workers/<id> under our lease, created only if absent. An existing registration under another
+   * lease is waited out for one TTL (a restarted worker's previous lease may still be running out);
+   * if it is still alive then, another live worker uses this id: CLUSTER_ID_IN_USE.
+   */
+  private async register(session: Session): Promise<void> {
+    const rpc = this.requireRpc();
+    const key = this.keys.worker(this.me);
+    const waitUntil = this.clock.now() + session.ttlMs + 1500;
+    for (let i = 0; i < 1000; i++) {
+      const r = await rpc.txn(
+        [cmp.create(key, 0)],
+        [op.put(key, this.workerValue(session.leaseId), session.leaseId)],
+        [op.get(key)],
+      );
+      if (r.succeeded) return;
+      const kv = r.responses[0]?.response_range?.kvs?.[0];
+      if (!kv) continue;
+      if (String(kv.lease) === session.leaseId) return;
+      if (this.clock.now() >= waitUntil) {
+        throw new ClusterError(
+          ClusterErrorCode.ID_IN_USE,
+          `worker id "${this.me}" is already registered by a live worker in cluster "${this.opts.cluster}"; give each worker a unique --id`,
+        );
+      }
+      if (i === 0)
+        this.log.info(
+          { worker: this.me },
+          'worker id still registered (previous process?); waiting for its lease to expire',
+        );
+      await this.sleep(250);
+      if (this.phase === 'stopping' || this.phase === 'stopped')
+        throw new ClusterError(ClusterErrorCode.STOPPED, 'stopped');
+    }
+    throw new ClusterError(ClusterErrorCode.ID_IN_USE, `worker id "${this.me}" could not be registered`);
+  }
+
+  /** Lists the coordination keys at one revision and (re)starts the watch right after it. */
+  private async resync(): Promise<void> {
+    const rpc = this.requireRpc();
+    const gen = ++this.watchGen;
+    this.watch?.close();
+    this.watch = null;
+    const [start, end] = this.keys.coordinationRange;
+    const coord = await rpc.list(start, end);
+    const workers = await rpc.list(
+      this.keys.workersPrefix,
+      prefixEnd(this.keys.workersPrefix),
+      256,
+      coord.rev,
+    );
+    if (gen !== this.watchGen) return;
+    const change = this.mirror.replace([...coord.kvs, ...workers.kvs], coord.rev);
+    this.listed = true;
+    const watch = new RangeWatch(rpc, this.clock, {
+      onEvents: (events, rev) => {
+        if (gen !== this.watchGen) return;
+        this.resyncAttempt = 0;
+        this.onMirrorChange(this.mirror.apply(events, rev));
+      },
+      onBroken: (reason) => {
+        if (gen !== this.watchGen) return;
+        this.log.warn({ reason }, 'etcd watch broken; re-listing');
+        this.scheduleResync();
+      },
+    });
+    this.watch = watch;
+    watch.start(this.keys.prefix, prefixEnd(this.keys.prefix), coord.rev + 1);
+    this.onMirrorChange(change);
+  }
+
+  private scheduleResync(): void {
+    if (this.resyncTimer || (this.phase !== 'running' && this.phase !== 'starting')) return;
+    const wait = this.backoffMs(this.resyncAttempt++);
+    this.resyncTimer = this.clock.setTimeout(() => {
+      this.resyncTimer = null;
+      if (this.phase !== 'running') return;
+      this.resync().catch((err: unknown) => {
+        this.log.warn({ err: describeError(err) }, 're-list failed; retrying');
+        this.scheduleResync();
+      });
+    }, wait);
+  }
+
+  // ------------------------------------------------------------------ partitions and recovery
+
+  private partitionEvidence(): boolean {
+    return this.lastNetFailureAt > this.lastNetOkAt;
+  }
+
+  private enterRecovery(session: Session, reason: 'deadline' | 'lost'): void {
+    if (this.phase !== 'running' || session !== this.session) return;
+    this.phase = 'recovering';
+    session.stop();
+    this.watchGen++;
+    this.watch?.close();
+    this.watch = null;
+    this.clearBackupTimers();
+    this.dropAdmin('lease expired');
+    this.opts.metrics.etcdUp.set(0);
+    const held = new Map(this.owned);
+    this.recoveryHeld = held;
+    this.log.warn(
+      { reason, jobsets: held.size, onPartition: this.opts.onPartition },
+      reason === 'lost' ? 'lease lost (etcd no longer has it)' : 'lease deadline passed without renewal',
+    );
+    this.emit('partition', { state: 'expired', reason });
+    if (this.opts.onPartition === 'pause') {
+      this.suspendedSince = Math.min(this.clock.now(), session.deadlineAt());
+      this.owned.clear();
+      this.emitJobs();
+    }
+    void this.recover(session);
+  }
+
+  private async recover(old: Session): Promise<void> {
+    const rpc = this.requireRpc();
+    for (let attempt = 0; this.phase === 'recovering'; attempt++) {
+      const sentAt = this.clock.now();
+      try {
+        let session: Session;
+        const ttl = await rpc.keepAliveOnce(old.leaseId, Math.min(1500, old.ttlMs / 3));
+        this.lastNetOkAt = this.clock.now();
+        if (ttl > 0) {
+          session = Session.resume(rpc, old.leaseId, ttl, sentAt, this.sessionOpts());
+          this.log.info({}, 'etcd reachable again; the lease survived');
+        } else {
+          session = await Session.grant(rpc, this.sessionOpts());
+          if ((this.phase as Phase) !== 'recovering') return;
+          await this.register(session);
+        }
+        if ((this.phase as Phase) !== 'recovering') return;
+        this.session = session;
+        await this.resync();
+        if ((this.phase as Phase) !== 'recovering') return;
+        await this.reconcileAfterRecovery(session);
+        if ((this.phase as Phase) !== 'recovering') return;
+        this.phase = 'running';
+        this.startSession(session);
+        this.opts.metrics.etcdUp.set(1);
+        this.joinGraceUntil = this.clock.now();
+        this.log.info({ lease: session.leaseId, jobsets: this.owned.size }, 'recovered from partition');
+        this.emit('partition', { state: 'recovered' });
+        this.scheduleReact();
+        return;
+      } catch (err) {
+        if (this.clock.now() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
+          this.lastNetFailureAt = this.clock.now();
+        if (err instanceof ClusterError && err.code === ClusterErrorCode.ID_IN_USE) {
+          this.log.error({}, err.message);
+          this.emit('problem', err);
+          if (this.owned.size > 0) {
+            this.owned.clear();
+            this.emitJobs();
+          }
+        } else {
+          this.log.debug({ err: describeError(err), attempt }, 'reconnect attempt failed');
+        }
+        await this.sleep(this.backoffMs(attempt));
+      }
+    }
+  }
+
+  /**
+   * After a new listing: give up at once every jobset someone else owns now, keep what is still
+   * ours under this lease, and claim the rest back by CAS only.
+   */
+  private async reconcileAfterRecovery(session: Session): Promise<void> {
+    const held = this.recoveryHeld ?? new Map<string, Ownership>();
+    this.recoveryHeld = null;
+    const paused = this.opts.onPartition === 'pause';
+    const dueSince = this.suspendedSince ?? this.clock.now();
+    const claims: Array<{ jsid: string; observed: number }> = [];
+    const lost: string[] = [];
+    for (const [jsid, o] of held) {
+      const js = this.mirror.jobsets.get(jsid);
+      const rec = this.mirror.owners.get(jsid);
+      if (!js) {
+        lost.push(jsid);
+      } else if (rec && rec.value.owner === this.me && rec.lease === session.leaseId) {
+        if (paused) this.owned.set(jsid, { token: rec.modRev, takenOver: true, dueSince, announced: false });
+        else o.token = rec.modRev;
+      } else if (rec && rec.value.owner !== null && rec.value.owner !== this.me) {
+        lost.push(jsid);
+      } else {
+        claims.push({ jsid, observed: rec?.modRev ?? 0 });
+      }
+    }
+    for (const jsid of lost) this.owned.delete(jsid);
+    if (lost.length > 0) {
+      this.log.info({ jobsets: lost }, 'gave up jobsets now owned by others');
+      this.emit('ownership', { acquired: [], lost, reason: 'owned by another worker after partition' });
+    }
+    this.emitJobs();
+    const results = await Promise.all(
+      claims.map(async ({ jsid, observed }) => {
+        const token = await this.claimTxn(jsid, observed, session).catch(() => null);
+        return { jsid, token };
+      }),
+    );
+    const regained: string[] = [];
+    const dropped: string[] = [];
+    for (const { jsid, token } of results) {
+      if (token !== null) {
+        regained.push(jsid);
+        const prev = this.owned.get(jsid);
+        if (prev) prev.token = token;
+        else this.owned.set(jsid, { token, takenOver: true, dueSince, announced: false });
+      } else {
+        dropped.push(jsid);
+        this.owned.delete(jsid);
+      }
+    }
+    if (regained.length || dropped.length) {
+      this.emit('ownership', {
+        acquired: paused ? regained : [],
+        lost: dropped,
+        reason: 'reclaim after partition',
+      });
+    }
+    this.suspendedSince = null;
+    this.emitJobs();
+  }
+
+  // ------------------------------------------------------------------ reacting to the mirror
+
+  private onMirrorChange(change: MirrorChange): void {
+    if (
+      this.adminDuties &&
+      (change.workers || change.owners.size > 0 || change.moves || change.jobsets.size > 0)
+    ) {
+      this.adminDuties.onMirror();
+    }
+    this.scheduleReact();
+  }
+
+  private scheduleReact(): void {
+    if (this.reactQueued) return;
+    this.reactQueued = true;
+    setImmediate(() => {
+      this.reactQueued = false;
+      try {
+        this.react();
+      } catch (err) {
+        this.log.error({ err: describeError(err) }, 'coordinator reaction failed');
+      }
+    });
+  }
+
+  private react(): void {
+    if (this.phase !== 'running' || !this.session) return;
+    const lease = this.session.leaseId;
+    const lost: string[] = [];
+    const acquired: string[] = [];
+    for (const [jsid, o] of this.owned) {
+      if (this.inflight.has(jsid) || this.mirror.rev < o.token) continue;
+      const rec = this.mirror.owners.get(jsid);
+      if (this.mirror.jobsets.has(jsid) && rec && rec.value.owner === this.me && rec.lease === lease) {
+        o.token = rec.modRev;
+        continue;
+      }
+      this.owned.delete(jsid);
+      lost.push(jsid);
+    }
+    for (const [jsid, rec] of this.mirror.owners) {
+      if (
+        rec.value.owner !== this.me ||
+        rec.lease !== lease ||
+        this.owned.has(jsid) ||
+        this.inflight.has(jsid)
+      )
+        continue;
+      if ((this.gaveAwayAt.get(jsid) ?? 0) >= rec.modRev || !this.mirror.jobsets.has(jsid)) continue;
+      // handed over to us (rebalance), or our own claim whose answer was lost
+      this.owned.set(jsid, {
+        token: rec.modRev,
+        takenOver: true,
+        dueSince: rec.value.since ?? this.clock.now(),
+        announced: false,
+      });
+      acquired.push(jsid);
+    }
+    if (lost.length) {
+      this.log.info({ jobsets: lost }, 'jobsets no longer ours');
+      this.emit('ownership', { acquired: [], lost, reason: 'owner key changed' });
+    }
+    if (acquired.length) this.emit('ownership', { acquired, lost: [], reason: 'handed over' });
+    for (const [jsid, mv] of this.mirror.moves) {
+      const o = this.owned.get(jsid);
+      if (o && !this.inflight.has(jsid) && mv.value.to !== this.me && mv.value.ownerRev === o.token) {
+        void this.handover(jsid, mv.value.to, mv.modRev);
+      }
+    }
+    this.emitJobs();
+    this.reactAdmin();
+    this.evaluateFree();
+    this.updateMetrics();
+    this.schedulePublish();
+  }
+
+  // ------------------------------------------------------------------ claiming
+
+  private myLoad(): { jobs: number; rate: number } {
+    let jobs = 0;
+    let rate = 0;
+    for (const jsid of [...this.owned.keys(), ...this.inflight.keys()]) {
+      const js = this.mirror.jobsets.get(jsid);
+      if (!js) continue;
+      jobs += js.count;
+      rate += js.value.rate;
+    }
+    return { jobs, rate };
+  }
+
+  private hasRoomFor(jobs: number): boolean {
+    return this.opts.capacity === null || this.myLoad().jobs + jobs <= this.opts.capacity;
+  }
+
+  private evaluateFree(): void {
+    if (this.phase !== 'running' || this.shedding || !this.session?.valid()) return;
+    const now = this.clock.now();
+    if (now < this.joinGraceUntil) {
+      if (!this.joinTimer) {
+        this.joinTimer = this.clock.setTimeout(() => {
+          this.joinTimer = null;
+          this.scheduleReact();
+        }, this.joinGraceUntil - now);
+      }
+      return;
+    }
+    const free = this.mirror.freeJobsets().filter((j) => !this.inflight.has(j.id));
+    const freeIds = new Set(free.map((j) => j.id));
+    for (const id of [...this.backupTimers.keys()]) if (!freeIds.has(id)) this.clearBackup(id);
+    if (free.length === 0) return;
+    const loads = this.mirror.loads();
+    const candidates: Candidate[] = [];
+    for (const [id, w] of this.mirror.workers) {
+      if (id === this.me) continue;
+      const l = loads.get(id) ?? { jobs: 0, rate: 0 };
+      candidates.push({
+        id,
+        capacity: w.value.capacity,
+        jobs: l.jobs,
+        rate: l.rate,
+        shedding: w.value.shedding,
+      });
+    }
+    const mine = this.myLoad();
+    candidates.push({
+      id: this.me,
+      capacity: this.opts.capacity,
+      jobs: mine.jobs,
+      rate: mine.rate,
+      shedding: this.shedding,
+    });
+    const plan = planClaims(
+      free.map((j) => ({ id: j.id, jobs: j.count, rate: j.value.rate })),
+      candidates,
+    );
+    for (const js of free) {
+      const rank = plan.get(js.id)?.indexOf(this.me) ?? -1;
+      if (rank === 0) void this.claim(js.id);
+      else if (rank > 0) this.ensureBackup(js.id, rank);
+      else this.clearBackup(js.id);
+    }
+  }
+
+  private ensureBackup(jsid: string, rank: number): void {
+    if (this.backupTimers.has(jsid)) return;
+    const delay = rank * this.tuning.claimStepMs + Math.floor(Math.random() * this.tuning.claimJitterMs);
+    this.backupTimers.set(
+      jsid,
+      this.clock.setTimeout(() => {
+        this.backupTimers.delete(jsid);
+        if (this.phase === 'running' && this.mirror.isFree(jsid)) void this.claim(jsid);
+      }, delay),
+    );
+  }
+
+  private clearBackup(jsid: string): void {
+    const t = this.backupTimers.get(jsid);
+    if (t) this.clock.clearTimeout(t);
+    this.backupTimers.delete(jsid);
+  }
+
+  private clearBackupTimers(): void {
+    for (const t of this.backupTimers.values()) this.clock.clearTimeout(t);
+    this.backupTimers.clear();
+  }
+
+  /** Where a claimer catches up from: released → its release time; lease expiry → one TTL before. */
+  private catchUpFor(jsid: string): CatchUp {
+    const now = this.clock.now();
+    const rec = this.mirror.owners.get(jsid);
+    if (rec && rec.value.owner === null) return { takenOver: true, dueSince: rec.value.releasedAt ?? now };
+    if (this.mirror.fresh.has(jsid)) return { takenOver: false, dueSince: now };
+    const ttlMs = this.opts.leaseTtlSec * 1000;
+    const freed = this.mirror.freedAt.get(jsid);
+    if (freed !== undefined) return { takenOver: true, dueSince: freed - ttlMs - 1000 };
+    return { takenOver: true, dueSince: now - ttlMs };
+  }
+
+  /**
+   * The claim transaction: owner key unchanged since we read it, jobset still exists, our
+   * registration still under our lease → owner = us, under our lease. Returns the fencing token
+   * (revision) or null if someone else won. An error is re-read: a retried txn may have applied.
+   */
+  private async claimTxn(jsid: string, observed: number, session: Session): Promise<number | null> {
+    const rpc = this.requireRpc();
+    const key = this.keys.owner(jsid);
+    try {
+      const r = await rpc.txn(
+        [
+          cmp.mod(key, observed),
+          cmp.exists(this.keys.jobset(jsid)),
+          cmp.lease(this.keys.worker(this.me), session.leaseId),
+        ],
+        [op.put(key, encode({ owner: this.me, since: this.clock.now() }), session.leaseId)],
+      );
+      if (r.succeeded) return r.rev;
+      if (!r.retried) return null;
+      throw new ClusterError(ClusterErrorCode.UNREACHABLE, 'claim retried: outcome unknown');
+    } catch (err) {
+      const g = await rpc.get(key);
+      const v = g.kv ? parseOwner(g.kv.value) : null;
+      if (g.kv && v?.owner === this.me && g.kv.lease === session.leaseId) return g.kv.modRev;
+      if (g.kv?.modRev === observed || (!g.kv && observed === 0)) throw err;
+      return null;
+    }
+  }
+
+  private async claim(jsid: string): Promise<void> {
+    const session = this.session;
+    const js = this.mirror.jobsets.get(jsid);
+    const rec = this.mirror.owners.get(jsid);
+    if (!session || this.phase !== 'running' || !js || this.inflight.has(jsid) || this.owned.has(jsid))
+      return;
+    if (rec && rec.value.owner !== null) return;
+    if (!this.hasRoomFor(js.count)) return;
+    this.clearBackup(jsid);
+    const ctx = this.catchUpFor(jsid);
+    this.inflight.set(jsid, this.clock.now());
+    let outcome: 'won' | 'lost' | 'error' = 'error';
+    try {
+      const token = await this.claimTxn(jsid, rec?.modRev ?? 0, session);
+      if (token === null) {
+        outcome = 'lost';
+      } else if (this.session === session && this.phase === 'running') {
+        outcome = 'won';
+        this.owned.set(jsid, { token, ...ctx, announced: false });
+        this.log.debug({ jobset: jsid, token, takenOver: ctx.takenOver }, 'claimed jobset');
+        this.emit('ownership', { acquired: [jsid], lost: [], reason: 'claimed' });
+      }
+    } catch (err) {
+      this.log.debug({ jobset: jsid, err: describeError(err) }, 'claim failed');
+    } finally {
+      this.inflight.delete(jsid);
+      this.opts.metrics.claimsTotal.inc({ outcome });
+      this.scheduleReact();
+    }
+  }
+
+  // ------------------------------------------------------------------ handing jobsets back
+
+  /** State puts of pending alert states of these jobsets' jobs (travel inside the fenced txn). */
+  private takePendingStateOps(jsids: Set<string>): Array<ReturnType<typeof op.put>> {
+    const ops: Array<ReturnType<typeof op.put>> = [];
+    for (const [name, st] of this.pendingStates) {
+      const jsid = [...jsids].find((id) => this.mirror.jobsets.get(id)?.value.jobs[name]);
+      if (jsid && ops.length < 100) {
+        ops.push(op.put(this.keys.state(name), JSON.stringify(st)));
+        this.pendingStates.delete(name);
+      }
+    }
+    return ops;
+  }
+
+  /** Planned move: one fenced txn gives the jobset to `to` under ITS lease and deletes the move. */
+  private async handover(jsid: string, to: string, moveRev: number): Promise<void> {
+    const o = this.owned.get(jsid);
+    const target = this.mirror.workers.get(to);
+    const session = this.session;
+    if (!o || !target || !session || this.inflight.has(jsid)) return;
+    this.inflight.set(jsid, this.clock.now());
+    const stateOps = this.takePendingStateOps(new Set([jsid]));
+    // Stop running it before the txn: the taker catches up any slot from `since` on.
+    this.owned.delete(jsid);
+    this.emitJobs();
+    const since = this.clock.now();
+    const rpc = this.requireRpc();
+    const key = this.keys.owner(jsid);
+    let given = false;
+    try {
+      const r = await rpc.txn(
+        [
+          cmp.mod(key, o.token),
+          cmp.lease(this.keys.worker(to), target.lease),
+          cmp.mod(this.keys.move(jsid), moveRev),
+        ],
+        [
+          op.put(key, encode({ owner: to, since, from: this.me }), target.lease),
+          op.del(this.keys.move(jsid)),
+          ...stateOps,
+        ],
+      );
+      given = r.succeeded;
+      if (given) this.gaveAwayAt.set(jsid, r.rev);
+      else if (r.retried)
+        throw new ClusterError(ClusterErrorCode.UNREACHABLE, 'handover retried: outcome unknown');
+    } catch (err) {
+      try {
+        const g = await rpc.get(key);
+        const v = g.kv ? parseOwner(g.kv.value) : null;
+        if (v?.owner === to && g.kv) {
+          given = true;
+          this.gaveAwayAt.set(jsid, g.kv.modRev);
+        }
+      } catch {
+        // unknown: the mirror will tell (react() adopts it back if still ours)
+      }
+      this.log.debug({ jobset: jsid, err: describeError(err) }, 'handover txn failed');
+    } finally {
+      this.inflight.delete(jsid);
+    }
+    if (given) {
+      this.log.info({ jobset: jsid, to }, 'handed jobset over (rebalance)');
+      this.emit('ownership', { acquired: [], lost: [jsid], reason: `handed over to ${to}` });
+    } else if (this.session === session && this.phase === 'running') {
+      const rec = this.mirror.owners.get(jsid);
+      if (!rec || rec.modRev === o.token) {
+        // still ours: take it back and catch up what we skipped
+        this.owned.set(jsid, { token: o.token, takenOver: true, dueSince: since, announced: false });
+      }
+    }
+    this.scheduleReact();
+  }
+
+  /**
+   * Releases jobsets (graceful stop, shedding): owner = null with the release time, no lease,
+   * fenced by each owner token. With `running`, they leave the engine first (no slot runs twice).
+   */
+  private async releaseJobsets(held: Map<string, Ownership>, running = false): Promise<void> {
+    const rpc = this.requireRpc();
+    if (running) {
+      for (const id of held.keys()) this.owned.delete(id);
+      this.emitJobs();
+    }
+    const releasedAt = this.clock.now();
+    const value = encode({ owner: null, releasedAt, by: this.me });
+    const release = async (ids: string[]): Promise<boolean> => {
+      const stateOps = this.takePendingStateOps(new Set(ids));
+      const r = await rpc.txn(
+        ids.map((id) => cmp.mod(this.keys.owner(id), held.get(id)!.token)),
+        [...ids.map((id) => op.put(this.keys.owner(id), value)), ...stateOps],
+      );
+      return r.succeeded;
+    };
+    const ids = [...held.keys()];
+    const groups: string[][] = [];
+    for (let i = 0; i < ids.length; i += 25) groups.push(ids.slice(i, i + 25));
+    await Promise.all(
+      groups.map(async (g) => {
+        const ok = await release(g).catch(() => false);
+        if (!ok && g.length > 1) await Promise.all(g.map((id) => release([id]).catch(() => false)));
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------ admin role
+
+  private reactAdmin(): void {
+    const a = this.mirror.admin;
+    const session = this.session;
+    if (!session) return;
+    if (this.adminToken !== null) {
+      if (this.mirror.rev >= this.adminToken && (!a || a.createRev !== this.adminToken))
+        this.dropAdmin('admin key changed');
+      return;
+    }
+    if (a) {
+      if (this.adminTimer) this.clock.clearTimeout(this.adminTimer);
+      this.adminTimer = null;
+      if (a.value.id === this.me && a.lease === session.leaseId) this.becomeAdmin(a.createRev);
+      return;
+    }
+    if (this.adminTimer || this.contending) return;
+    const ids = new Set(this.mirror.workers.keys());
+    ids.add(this.me);
+    const rank = adminRank([...ids], this.me);
+    const delay = rank === 0 ? 0 : rank * this.tuning.adminStepMs + Math.floor(Math.random() * 100);
+    this.adminTimer = this.clock.setTimeout(() => {
+      this.adminTimer = null;
+      if (this.phase === 'running' && !this.mirror.admin && this.adminToken === null)
+        void this.contendAdmin();
+    }, delay);
+  }
+
+  private async contendAdmin(): Promise<void> {
+    const session = this.session;
+    if (!session || this.contending) return;
+    this.contending = true;
+    const rpc = this.requireRpc();
+    try {
+      const r = await rpc.txn(
+        [cmp.create(this.keys.admin, 0), cmp.lease(this.keys.worker(this.me), session.leaseId)],
+        [op.put(this.keys.admin, encode({ id: this.me, since: this.clock.now() }), session.leaseId)],
+      );
+      if (r.succeeded && this.session === session && this.phase === 'running') this.becomeAdmin(r.rev);
+    } catch (err) {
+      this.log.debug({ err: describeError(err) }, 'admin contention failed');
+    } finally {
+      this.contending = false;
+      this.scheduleReact();
+    }
+  }
+
+  private becomeAdmin(token: number): void {
+    if (this.adminToken !== null) return;
+    this.adminToken = token;
+    this.opts.metrics.isAdmin.set(1);
+    this.log.info({ token }, 'elected admin');
+    this.adminDuties = new AdminDuties({
+      rpc: this.requireRpc(),
+      keys: this.keys,
+      mirror: this.mirror,
+      me: this.me,
+      token,
+      clock: this.clock,
+      logger: this.log.child({ role: 'admin' }),
+      desired: () => this.desiredOverride ?? this.opts.desired?.() ?? null,
+      tuning: this.tuning,
+      onFenced: () => {
+        this.dropAdmin('fenced');
+        this.scheduleReact();
+      },
+      onScaling: (e) => this.emit('scaling', e),
+    });
+    this.adminDuties.start();
+    this.emit('admin', true);
+  }
+
+  private dropAdmin(reason: string): void {
+    if (this.adminTimer) this.clock.clearTimeout(this.adminTimer);
+    this.adminTimer = null;
+    if (this.adminToken === null) return;
+    this.adminDuties?.stop();
+    this.adminDuties = null;
+    this.adminToken = null;
+    this.opts.metrics.isAdmin.set(0);
+    this.log.info({ reason }, 'no longer admin');
+    this.emit('admin', false);
+  }
+
+  // ------------------------------------------------------------------ the engine's view
+
+  private normalized(raw: RawEndpoint): Endpoint | null {
+    const json = stableJson(raw);
+    const hit = this.normCache.get(raw.name);
+    if (hit && hit.json === json) return hit.ep;
+    let ep: Endpoint | null = null;
+    try {
+      ep = this.opts.normalize(raw);
+    } catch (err) {
+      this.log.error({ endpoint: raw.name, err: describeError(err) }, 'cannot normalise job from etcd');
+    }
+    this.normCache.set(raw.name, { json, ep });
+    return ep;
+  }
+
+  private emitJobs(): void {
+    const now = this.clock.now();
+    const next = new Map<string, OwnedJob>();
+    this.jobsetOfJob.clear();
+    for (const [jsid, o] of this.owned) {
+      const js = this.mirror.jobsets.get(jsid);
+      if (!js) continue;
+      let cached = this.jobsetCache.get(jsid);
+      if (!cached || cached.modRev !== js.modRev) {
+        cached = {
+          modRev: js.modRev,
+          entries: Object.values(js.value.jobs).map((raw) => ({ name: raw.name, ep: this.normalized(raw) })),
+        };
+        this.jobsetCache.set(jsid, cached);
+      }
+      for (const { name, ep } of cached.entries) {
+        this.jobsetOfJob.set(name, jsid);
+        if (!ep) continue;
+        let info = this.jobInfo.get(name);
+        if (!info) {
+          info = o.announced
+            ? { takenOver: false, dueSince: now }
+            : { takenOver: o.takenOver, dueSince: o.dueSince };
+          this.jobInfo.set(name, info);
+        }
+        next.set(name, { endpoint: ep, takenOver: info.takenOver, dueSince: info.dueSince });
+      }
+      o.announced = true;
+    }
+    for (const name of [...this.jobInfo.keys()]) if (!next.has(name)) this.jobInfo.delete(name);
+    for (const name of [...this.normCache.keys()])
+      if (!this.jobsetOfJob.has(name)) this.normCache.delete(name);
+    for (const id of [...this.jobsetCache.keys()]) if (!this.owned.has(id)) this.jobsetCache.delete(id);
+    if (sameJobs(this.emitted, next)) return;
+    this.emitted = next;
+    this.updateMetrics();
+    for (const l of this.listeners) {
+      try {
+        l(next);
+      } catch (err) {
+        this.log.error({ err: describeError(err) }, 'ownership listener failed');
+      }
+    }
+  }
+
+  private updateMetrics(): void {
+    const m = this.opts.metrics;
+    m.jobsOwned.set(this.emitted.size);
+    m.jobsetsOwned.set(this.owned.size);
+    m.jobsWaiting.set(this.mirror.waitingJobs());
+    const loads = this.mirror.loads();
+    let spare = 0;
+    let unbounded = false;
+    for (const [id, w] of this.mirror.workers) {
+      if (w.value.capacity === null) unbounded = true;
+      else spare += Math.max(0, w.value.capacity - (loads.get(id)?.jobs ?? 0));
+    }
+    m.spareCapacity.set(unbounded ? -1 : spare);
+  }
+
+  // ------------------------------------------------------------------ alert state
+
+  private scheduleStateFlush(ms: number): void {
+    if (this.stateTimer || this.pendingStates.size === 0) return;
+    this.stateTimer = this.clock.setTimeout(() => {
+      this.stateTimer = null;
+      if (!this.flushing) {
+        this.flushing = this.flushStates().finally(() => {
+          this.flushing = null;
+        });
+      }
+    }, ms);
+  }
+
+  /** One fenced txn per owned jobset: the state puts apply only while we still own it. */
+  private async flushStates(): Promise<void> {
+    const rpc = this.rpc;
+    if (!rpc || this.phase !== 'running' || this.pendingStates.size === 0) {
+      if (this.pendingStates.size > 0) this.scheduleStateFlush(this.backoffMs(this.stateAttempt++));
+      return;
+    }
+    const byJobset = new Map<string, AlertState[]>();
+    for (const [name, st] of this.pendingStates) {
+      const jsid = this.jobsetOfJob.get(name);
+      if (!jsid || !this.owned.has(jsid)) {
+        this.pendingStates.delete(name);
+        continue;
+      }
+      const list = byJobset.get(jsid) ?? [];
+      list.push(st);
+      byJobset.set(jsid, list);
+    }
+    let failed = false;
+    for (const [jsid, states] of byJobset) {
+      const o = this.owned.get(jsid);
+      if (!o) continue;
+      const batch = states.slice(0, 100);
+      try {
+        const r = await rpc.txn(
+          [cmp.mod(this.keys.owner(jsid), o.token)],
+          batch.map((st) => op.put(this.keys.state(st.endpoint), JSON.stringify(st))),
+        );
+        for (const st of batch)
+          if (this.pendingStates.get(st.endpoint) === st) this.pendingStates.delete(st.endpoint);
+        if (!r.succeeded) this.log.debug({ jobset: jsid }, 'alert state not saved: jobset no longer ours');
+      } catch (err) {
+        failed = true;
+        this.log.debug({ err: describeError(err) }, 'saving alert state failed; will retry');
+      }
+    }
+    this.stateAttempt = failed ? this.stateAttempt + 1 : 0;
+    if (this.pendingStates.size > 0) this.scheduleStateFlush(failed ? this.backoffMs(this.stateAttempt) : 0);
+  }
+
+  // ------------------------------------------------------------------ publishing our worker record
+
+  private schedulePublish(): void {
+    if (this.publishTimer || this.phase !== 'running') return;
+    const wait = Math.max(0, this.lastPublishAt + this.tuning.publishIntervalMs - this.clock.now());
+    this.publishTimer = this.clock.setTimeout(() => {
+      this.publishTimer = null;
+      void this.publish();
+    }, wait);
+  }
+
+  private async publish(): Promise<void> {
+    const session = this.session;
+    if (!session || this.phase !== 'running') return;
+    const value = this.workerValue(session.leaseId);
+    if (value === this.lastPublished) return;
+    this.lastPublishAt = this.clock.now();
+    try {
+      const key = this.keys.worker(this.me);
+      const r = await this.requireRpc().txn(
+        [cmp.lease(key, session.leaseId)],
+        [op.put(key, value, session.leaseId)],
+      );
+      if (r.succeeded) this.lastPublished = value;
+    } catch (err) {
+      this.log.debug({ err: describeError(err) }, 'publishing worker record failed');
+      this.schedulePublish();
+    }
+  }
+
+  // ------------------------------------------------------------------ stop
+
+  private async doStop(): Promise<void> {
+    const prev = this.phase;
+    this.phase = 'stopping';
+    for (const t of [this.resyncTimer, this.joinTimer, this.adminTimer, this.stateTimer, this.publishTimer]) {
+      if (t) this.clock.clearTimeout(t);
+    }
+    this.resyncTimer = this.joinTimer = this.adminTimer = this.stateTimer = this.publishTimer = null;
+    this.clearBackupTimers();
+    this.adminDuties?.stop();
+    const adminToken = this.adminToken;
+    this.adminDuties = null;
+    const session = this.session;
+    session?.stop();
+    const held = new Map(this.owned);
+    // Stop running before handing back: the next owner catches up from the release time.
+    this.owned.clear();
+    this.emitJobs();
+    const work = async (): Promise<void> => {
+      const rpc = this.rpc;
+      if (!rpc || !session || prev !== 'running') return;
+      if (held.size > 0) await this.releaseJobsets(held);
+      if (adminToken !== null) {
+        await rpc
+          .txn([cmp.create(this.keys.admin, adminToken)], [op.del(this.keys.admin)])
+          .catch(() => undefined);
+      }
+      await rpc.leaseRevoke(session.leaseId);
+    };
+    let timer: TimerHandle | null = null;
+    await Promise.race([
+      work().catch((err: unknown) =>
+        this.log.warn({ err: describeError(err) }, 'graceful release incomplete'),
+      ),
+      new Promise<void>((resolve) => {
+        timer = this.clock.setTimeout(resolve, this.tuning.stopTimeoutMs);
+      }),
+    ]);
+    if (timer) this.clock.clearTimeout(timer);
+    this.watchGen++;
+    this.watch?.close();
+    this.watch = null;
+    this.rpc?.close();
+    this.adminToken = null;
+    this.phase = 'stopped';
+    const m = this.opts.metrics;
+    m.etcdUp.set(0);
+    m.isAdmin.set(0);
+    m.jobsOwned.set(0);
+    m.jobsetsOwned.set(0);
+    this.log.info({ released: held.size }, 'left the cluster');
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private requireRpc(): EtcdRpc {
+    if (!this.rpc) throw new ClusterError(ClusterErrorCode.STOPPED, 'no etcd connection');
+    return this.rpc;
+  }
+
+  private emit<E extends keyof CoordinatorEvents>(event: E, ...args: CoordinatorEvents[E]): void {
+    for (const fn of this.emitter.listeners(event)) {
+      try {
+        (fn as (...a: CoordinatorEvents[E]) => void)(...args);
+      } catch (err) {
+        this.log.error({ event, err: describeError(err) }, 'coordinator event listener failed');
+      }
+    }
+  }
+
+  /** Exponential backoff with full jitter between 50% and 100%, from 250 ms up to maxBackoffMs. */
+  private backoffMs(attempt: number): number {
+    const base = Math.min(this.tuning.maxBackoffMs, 250 * 2 ** Math.min(attempt, 10));
+    return Math.floor(base / 2 + Math.random() * (base / 2));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+}
+
+/** Rounds a lag up to the 1-2-5 series (0, 1, 2, 5, 10, 20, 50, ... ms). */
+export function quantizeLag(ms: number): number {
+  if (ms < 0.5) return 0;
+  let step = 1;
+  for (;;) {
+    for (const m of [1, 2, 5]) if (ms <= step * m) return step * m;
+    step *= 10;
+  }
+}
+
+function sameJobs(a: ReadonlyMap<string, OwnedJob>, b: ReadonlyMap<string, OwnedJob>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, x] of a) {
+    const y = b.get(name);
+    if (!y || y.endpoint !== x.endpoint || y.takenOver !== x.takenOver || y.dueSince !== x.dueSince)
+      return false;
+  }
+  return true;
+}
+
+function parseAlertState(buf: Buffer): AlertState | null {
+  try {
+    const v = JSON.parse(buf.toString('utf8')) as Partial<AlertState>;
+    if (typeof v.endpoint !== 'string' || (v.state !== 'UP' && v.state !== 'DOWN' && v.state !== 'UNKNOWN'))
+      return null;
+    return {
+      endpoint: v.endpoint,
+      state: v.state,
+      consecutiveFailures: typeof v.consecutiveFailures === 'number' ? v.consecutiveFailures : 0,
+      consecutiveSuccesses: typeof v.consecutiveSuccesses === 'number' ? v.consecutiveSuccesses : 0,
+      since: typeof v.since === 'number' ? v.since : 0,
+      reason: typeof v.reason === 'string' ? v.reason : null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+export function createEtcdCoordinator(opts: EtcdCoordinatorOptions): EtcdCoordinator {
+  return new EtcdCoordinator(opts);
+}

@@ -1,0 +1,48 @@
+import { WatcherError } from '../../model/errors.js';
+
+/**
+ * Stable codes of cluster errors. Users and tests match on `code`; messages never contain secrets.
+ */
+export const ClusterErrorCode = {
+  /** bad coordinator/client options (cluster name, worker id, TTL, URLs) */
+  CONFIG: 'CLUSTER_CONFIG',
+  /** another live worker is registered under the same `--id` */
+  ID_IN_USE: 'CLUSTER_ID_IN_USE',
+  /** etcd rejected the user name or password */
+  AUTH_FAILED: 'CLUSTER_AUTH_FAILED',
+  /** authenticated, but the user may not read/write the cluster's key prefix */
+  PERMISSION_DENIED: 'CLUSTER_PERMISSION_DENIED',
+  /** TLS handshake failed (unknown CA, bad client certificate, https/http mismatch) */
+  TLS_FAILED: 'CLUSTER_TLS_FAILED',
+  /** no etcd member answered within the deadline */
+  UNREACHABLE: 'CLUSTER_UNREACHABLE',
+  /** the coordinator was stopped while starting */
+  STOPPED: 'CLUSTER_STOPPED',
+} as const;
+
+export type ClusterErrorCode = (typeof ClusterErrorCode)[keyof typeof ClusterErrorCode];
+
+export class ClusterError extends WatcherError {
+  constructor(code: ClusterErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'ClusterError';
+  }
+}
+
+/** True for errors that retrying cannot fix (bad credentials, TLS, permissions, config). */
+export function isPermanentClusterError(err: unknown): err is ClusterError {
+  return (
+    err instanceof ClusterError &&
+    (err.code === ClusterErrorCode.AUTH_FAILED ||
+      err.code === ClusterErrorCode.PERMISSION_DENIED ||
+      err.code === ClusterErrorCode.TLS_FAILED ||
+      err.code === ClusterErrorCode.CONFIG ||
+      err.code === ClusterErrorCode.ID_IN_USE)
+  );
+}
+
+/** A short, secret-free description of any error for logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
+  return String(err).slice(0, 300);
+}

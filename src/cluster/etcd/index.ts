@@ -1,0 +1,19 @@
+/**
+ * cluster/etcd: the etcd Coordinator and the one-shot cluster tools. See docs/CLUSTER.md.
+ */
+
+export type { ScalingEvent } from './admin.js';
+export { buildClientOptions, classifyEtcdError, type EtcdClientOptions } from './client.js';
+export {
+  type ClusterMetrics,
+  type CoordinatorEvents,
+  type CoordinatorTuning,
+  createEtcdCoordinator,
+  DEFAULT_TUNING,
+  EtcdCoordinator,
+  type EtcdCoordinatorOptions,
+} from './coordinator.js';
+export { ClusterError, ClusterErrorCode } from './errors.js';
+export { Keys } from './keys.js';
+export { MAX_JOBS_PER_JOBSET, targetJobsetSize } from './packing.js';
+export { type ApplyResult, applyDesired, type ClusterToolOptions, readClusterStatus } from './tools.js';

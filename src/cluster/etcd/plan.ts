@@ -1,0 +1,154 @@
+/**
+ * Pure planning functions, identical on every worker so that workers looking at the same mirror
+ * reach the same answer without talking to each other:
+ * - who should claim which free jobset (no stampede: one primary per jobset, ranked backups);
+ * - which worker contends for admin first;
+ * - which jobsets the admin moves to even out load (by expected checks per second).
+ */
+
+/** A live worker as the planners see it. */
+export interface Candidate {
+  id: string;
+  capacity: number | null;
+  jobs: number;
+  rate: number;
+  shedding: boolean;
+}
+
+export interface FreeJobset {
+  id: string;
+  jobs: number;
+  rate: number;
+}
+
+/** 32-bit FNV-1a of `a \0 b`: the rendezvous (highest random weight) score of a pair. */
+export function rendezvous(a: string, b: string): number {
+  let h = 0x811c9dc5;
+  const s = `${a}\u0000${b}`;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // final avalanche so that similar ids do not give similar scores
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+
+function hasRoom(c: Candidate, jobs: number): boolean {
+  return c.capacity === null || c.jobs + jobs <= c.capacity;
+}
+
+/**
+ * Ranks the candidates for every free jobset. Jobsets are placed biggest first; each goes to the
+ * least-loaded candidate with room (checks/s, then jobs), ties broken by rendezvous hash, and its
+ * load is added before the next jobset is placed (water-filling). The returned list per jobset is
+ * the ranking at the moment it was placed: index 0 claims at once, index k after k steps.
+ */
+export function planClaims(free: FreeJobset[], candidates: Candidate[]): Map<string, string[]> {
+  const work = candidates.filter((c) => !c.shedding).map((c) => ({ ...c }));
+  const order = [...free].sort(
+    (a, b) => b.rate - a.rate || b.jobs - a.jobs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  const out = new Map<string, string[]>();
+  for (const js of order) {
+    const eligible = work.filter((c) => hasRoom(c, js.jobs));
+    eligible.sort(
+      (a, b) =>
+        round(a.rate) - round(b.rate) ||
+        a.jobs - b.jobs ||
+        rendezvous(js.id, b.id) - rendezvous(js.id, a.id) ||
+        (a.id < b.id ? -1 : 1),
+    );
+    out.set(
+      js.id,
+      eligible.map((c) => c.id),
+    );
+    const first = eligible[0];
+    if (first) {
+      first.jobs += js.jobs;
+      first.rate += js.rate;
+    }
+  }
+  return out;
+}
+
+/** Position of `self` in the admin contention order of `workers` (0 = tries at once). */
+export function adminRank(workers: string[], self: string): number {
+  const order = [...workers].sort(
+    (a, b) => rendezvous('admin', b) - rendezvous('admin', a) || (a < b ? -1 : 1),
+  );
+  const i = order.indexOf(self);
+  return i < 0 ? order.length : i;
+}
+
+export interface OwnedJobset {
+  id: string;
+  owner: string;
+  jobs: number;
+  rate: number;
+  /** false: recently moved or has a pending move; never picked */
+  movable: boolean;
+}
+
+export interface Move {
+  jobset: string;
+  from: string;
+  to: string;
+}
+
+export interface MovePlanOptions {
+  /** most moves in one round */
+  maxMoves: number;
+  /** no move while the spread (max − min load) is within this fraction of the mean load [0.1] */
+  tolerance?: number;
+}
+
+/**
+ * Moves towards an even share of checks/s, as few as possible. Each move takes from the most
+ * loaded worker the biggest jobset that is at most half the gap to the least-loaded worker with
+ * room. Such a move strictly lowers the sum of squared loads, so repeated rounds converge and can
+ * never oscillate; equal loads (within the tolerance band) move nothing.
+ */
+export function planMoves(workers: Candidate[], owned: OwnedJobset[], opts: MovePlanOptions): Move[] {
+  const live = workers.filter((w) => !w.shedding).map((w) => ({ ...w }));
+  if (live.length < 2) return [];
+  const byId = new Map(live.map((w) => [w.id, w]));
+  const pool = owned.filter((j) => j.movable && byId.has(j.owner)).map((j) => ({ ...j }));
+  const total = live.reduce((s, w) => s + w.rate, 0);
+  const mean = total / live.length;
+  const band = Math.max(1e-9, (opts.tolerance ?? 0.1) * mean);
+  const moves: Move[] = [];
+  for (let round = 0; round < opts.maxMoves; round++) {
+    const givers = [...live].sort((a, b) => b.rate - a.rate || (a.id < b.id ? -1 : 1));
+    let planned: Move | null = null;
+    for (const giver of givers) {
+      const receivers = live
+        .filter((w) => w.id !== giver.id)
+        .sort((a, b) => a.rate - b.rate || (a.id < b.id ? -1 : 1));
+      for (const receiver of receivers) {
+        const gap = giver.rate - receiver.rate;
+        if (gap <= band) break;
+        const pick = pool
+          .filter((j) => j.owner === giver.id && j.rate <= gap / 2 + 1e-9 && hasRoom(receiver, j.jobs))
+          .sort((a, b) => b.rate - a.rate || b.jobs - a.jobs || (a.id < b.id ? -1 : 1))[0];
+        if (!pick) continue;
+        planned = { jobset: pick.id, from: giver.id, to: receiver.id };
+        giver.rate -= pick.rate;
+        giver.jobs -= pick.jobs;
+        receiver.rate += pick.rate;
+        receiver.jobs += pick.jobs;
+        pick.owner = receiver.id;
+        pick.movable = false;
+        break;
+      }
+      if (planned) break;
+    }
+    if (!planned) break;
+    moves.push(planned);
+  }
+  return moves;
+}

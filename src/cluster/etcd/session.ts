@@ -1,0 +1,221 @@
+/**
+ * One lease per worker process, kept alive by our own loop (like etcd's Go `concurrency.Session`).
+ *
+ * The session keeps its OWN deadline: `sent time of the last acknowledged keepalive + TTL − margin`.
+ * etcd expires the lease no earlier than (server receipt of that keepalive + TTL) ≥ our sent time
+ * + TTL, so while `now < deadline` no other worker can hold what this lease holds. The etcd3
+ * package's `lost` event can arrive seconds late; it is not used.
+ */
+import type { Clock, TimerHandle } from '../../model/clock.js';
+import type { Logger } from '../../model/logger.js';
+import type { EtcdRpc } from './client.js';
+import { describeError } from './errors.js';
+
+export interface SessionHooks {
+  /** a keepalive was acknowledged (deadline moved) */
+  onRenewed(): void;
+  /** a keepalive failed while the process was running normally (network evidence, not a freeze) */
+  onUnreachable(err: unknown): void;
+  /** the own deadline passed without renewal ('deadline') or etcd says the lease is gone ('lost') */
+  onExpired(reason: 'deadline' | 'lost'): void;
+}
+
+export interface SessionOptions {
+  ttlSec: number;
+  clock: Clock;
+  logger: Logger;
+  /** safety margin subtracted from the deadline [min(1000, max(300, TTL × 100 ms))] */
+  marginMs?: number;
+}
+
+/** A failed call counts as network evidence only if it did not take much longer than its timeout. */
+const FREEZE_SLACK_MS = 1000;
+
+export function defaultMarginMs(ttlSec: number): number {
+  return Math.min(1000, Math.max(300, ttlSec * 100));
+}
+
+export class Session {
+  readonly leaseId: string;
+  readonly ttlMs: number;
+  private readonly marginMs: number;
+  private deadline: number;
+  private hooks: SessionHooks | null = null;
+  private tickTimer: TimerHandle | null = null;
+  private deadlineTimer: TimerHandle | null = null;
+  private stopped = false;
+  private expiredFired = false;
+  /** last acknowledged keepalive (receive time) */
+  lastOkAt: number;
+  /** last failure that was real network evidence (not a call frozen by SIGSTOP) */
+  lastFailureAt = 0;
+
+  private constructor(
+    private readonly rpc: EtcdRpc,
+    leaseId: string,
+    grantedTtlSec: number,
+    sentAt: number,
+    private readonly opts: SessionOptions,
+  ) {
+    this.leaseId = leaseId;
+    this.ttlMs = grantedTtlSec * 1000;
+    this.marginMs = opts.marginMs ?? defaultMarginMs(grantedTtlSec);
+    this.deadline = sentAt + this.ttlMs - this.marginMs;
+    this.lastOkAt = opts.clock.now();
+  }
+
+  /** Grants a new lease; the deadline starts from the moment the grant was sent. */
+  static async grant(rpc: EtcdRpc, opts: SessionOptions): Promise<Session> {
+    const ttl = Math.max(2, Math.ceil(opts.ttlSec));
+    const sentAt = opts.clock.now();
+    const res = await rpc.leaseGrant(ttl);
+    return new Session(rpc, res.id, Math.max(1, res.ttlSec || ttl), sentAt, opts);
+  }
+
+  /** Wraps an existing lease that etcd just confirmed alive (keepalive sent at `sentAt`). */
+  static resume(
+    rpc: EtcdRpc,
+    leaseId: string,
+    ttlSec: number,
+    sentAt: number,
+    opts: SessionOptions,
+  ): Session {
+    return new Session(rpc, leaseId, ttlSec, sentAt, opts);
+  }
+
+  deadlineAt(): number {
+    return this.deadline;
+  }
+
+  valid(now = this.opts.clock.now()): boolean {
+    return !this.expiredFired && now < this.deadline;
+  }
+
+  /** True when the last keepalive outcome was a real network failure (a partition, not a freeze). */
+  unreachable(): boolean {
+    return this.lastFailureAt > this.lastOkAt;
+  }
+
+  start(hooks: SessionHooks): void {
+    this.hooks = hooks;
+    this.armDeadline();
+    this.scheduleTick(this.intervalMs());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.hooks = null;
+    if (this.tickTimer) this.opts.clock.clearTimeout(this.tickTimer);
+    if (this.deadlineTimer) this.opts.clock.clearTimeout(this.deadlineTimer);
+    this.tickTimer = null;
+    this.deadlineTimer = null;
+  }
+
+  /**
+   * Sends one keepalive now. 'alive' moves the deadline; 'gone' means etcd no longer has the
+   * lease. Rejects on network errors (recording them as evidence unless the call was frozen).
+   */
+  async keepAliveNow(): Promise<'alive' | 'gone'> {
+    const clock = this.opts.clock;
+    const sentAt = clock.now();
+    const timeoutMs = this.callTimeoutMs();
+    try {
+      const ttl = await this.rpc.keepAliveOnce(this.leaseId, timeoutMs);
+      if (ttl <= 0) return 'gone';
+      this.lastOkAt = clock.now();
+      const next = sentAt + ttl * 1000 - this.marginMs;
+      if (next > this.deadline && !this.expiredFired) {
+        this.deadline = next;
+        this.armDeadline();
+      }
+      return 'alive';
+    } catch (err) {
+      // a keepalive tries the preferred member, then the others: up to 2 × timeout when genuine
+      if (clock.now() - sentAt <= 2 * timeoutMs + FREEZE_SLACK_MS) this.lastFailureAt = clock.now();
+      throw err;
+    }
+  }
+
+  /** Revokes the lease (deleting every key under it); bounded by the client's call deadline. */
+  async revoke(): Promise<void> {
+    this.stop();
+    await this.rpc.leaseRevoke(this.leaseId);
+  }
+
+  private intervalMs(): number {
+    return Math.max(200, Math.floor(this.ttlMs / 3));
+  }
+
+  private callTimeoutMs(): number {
+    return Math.max(300, Math.min(1000, Math.floor(this.ttlMs / 4)));
+  }
+
+  private scheduleTick(ms: number): void {
+    if (this.stopped) return;
+    if (this.tickTimer) this.opts.clock.clearTimeout(this.tickTimer);
+    this.tickTimer = this.opts.clock.setTimeout(() => {
+      this.tickTimer = null;
+      void this.tick();
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.expiredFired) return;
+    const t0 = this.opts.clock.now();
+    try {
+      const r = await this.keepAliveNow();
+      if (this.stopped || this.expiredFired) return;
+      if (r === 'gone') {
+        this.fireExpired('lost');
+        return;
+      }
+      this.hooks?.onRenewed();
+      this.scheduleTick(this.intervalMs());
+    } catch (err) {
+      if (this.stopped || this.expiredFired) return;
+      this.opts.logger.debug(
+        { err: describeError(err), ms: this.opts.clock.now() - t0 },
+        'lease keepalive failed',
+      );
+      if (this.unreachable()) this.hooks?.onUnreachable(err);
+      if (!this.valid()) {
+        this.fireExpired('deadline');
+        return;
+      }
+      // Retry soon while the lease may still be saved; jitter spreads workers after a blip.
+      this.scheduleTick(Math.min(this.intervalMs(), 300 + Math.floor(Math.random() * 200)));
+    }
+  }
+
+  private armDeadline(): void {
+    if (this.stopped || !this.hooks) return;
+    if (this.deadlineTimer) this.opts.clock.clearTimeout(this.deadlineTimer);
+    const wait = Math.max(0, this.deadline - this.opts.clock.now());
+    this.deadlineTimer = this.opts.clock.setTimeout(() => {
+      this.deadlineTimer = null;
+      if (this.opts.clock.now() >= this.deadline) this.fireExpired('deadline');
+      else this.armDeadline();
+    }, wait);
+  }
+
+  /** Called by the coordinator when it finds the deadline passed before our timer fired. */
+  checkExpired(): boolean {
+    if (this.expiredFired) return true;
+    if (this.opts.clock.now() >= this.deadline) {
+      this.fireExpired('deadline');
+      return true;
+    }
+    return false;
+  }
+
+  private fireExpired(reason: 'deadline' | 'lost'): void {
+    if (this.expiredFired || this.stopped) return;
+    this.expiredFired = true;
+    const hooks = this.hooks;
+    if (this.tickTimer) this.opts.clock.clearTimeout(this.tickTimer);
+    if (this.deadlineTimer) this.opts.clock.clearTimeout(this.deadlineTimer);
+    this.tickTimer = null;
+    this.deadlineTimer = null;
+    hooks?.onExpired(reason);
+  }
+}

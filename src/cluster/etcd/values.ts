@@ -1,0 +1,136 @@
+/**
+ * The JSON values stored under `/watcher/<cluster>/` (docs/CLUSTER.md "Key layout"), with
+ * tolerant parsers: a value that does not parse is treated as absent and logged by the caller.
+ */
+import type { RawEndpoint } from '../../config/types.js';
+
+/** `workers/<id>`, under the worker's lease. */
+export interface WorkerValue {
+  id: string;
+  /** status server host:port */
+  address: string;
+  capacity: number | null;
+  version: string;
+  startedAt: number;
+  leaseId: string;
+  jobs: number;
+  jobsets: number;
+  lagP99Ms: number | null;
+  shedding: boolean;
+}
+
+/** `jobsets/<jsid>`, written by the admin only. */
+export interface JobsetValue {
+  v: 1;
+  jobs: Record<string, RawEndpoint>;
+  /** expected checks per second of each job */
+  rates?: Record<string, number>;
+  /** expected checks per second of the whole jobset */
+  rate: number;
+}
+
+/**
+ * `owners/<jsid>`. With an owner: put under the owner's lease. Released (graceful stop, shedding):
+ * `owner: null` WITHOUT a lease, so claimers know the exact moment to catch up from.
+ */
+export interface OwnerValue {
+  owner: string | null;
+  /** epoch ms the current owner took it */
+  since?: number;
+  /** handover: the giving worker */
+  from?: string;
+  /** released: epoch ms and by whom */
+  releasedAt?: number;
+  by?: string;
+}
+
+/** `moves/<jsid>`: the admin asks the owner to hand the jobset to `to` (rebalance). */
+export interface MoveValue {
+  to: string;
+  /** owners/<jsid> modRevision the move was planned against (a move for an older owner is void) */
+  ownerRev: number;
+  at: number;
+}
+
+/** `admin`: the elected admin, under its lease. Its create revision is the admin fencing token. */
+export interface AdminValue {
+  id: string;
+  since: number;
+}
+
+function parseJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+
+export function parseWorker(buf: Buffer): WorkerValue | null {
+  const v = parseJson(buf);
+  if (!isObj(v) || typeof v.id !== 'string') return null;
+  return {
+    id: v.id,
+    address: typeof v.address === 'string' ? v.address : '',
+    capacity: typeof v.capacity === 'number' && v.capacity >= 0 ? v.capacity : null,
+    version: typeof v.version === 'string' ? v.version : '',
+    startedAt: num(v.startedAt, 0),
+    leaseId: typeof v.leaseId === 'string' ? v.leaseId : '0',
+    jobs: num(v.jobs, 0),
+    jobsets: num(v.jobsets, 0),
+    lagP99Ms: typeof v.lagP99Ms === 'number' ? v.lagP99Ms : null,
+    shedding: v.shedding === true,
+  };
+}
+
+export function parseJobset(buf: Buffer): JobsetValue | null {
+  const v = parseJson(buf);
+  if (!isObj(v) || !isObj(v.jobs)) return null;
+  const jobs: Record<string, RawEndpoint> = {};
+  for (const [name, raw] of Object.entries(v.jobs)) {
+    if (isObj(raw) && isObj(raw.spec)) {
+      jobs[name] = {
+        name,
+        file: typeof raw.file === 'string' ? raw.file : '',
+        line: num(raw.line, 0),
+        spec: raw.spec,
+      };
+    }
+  }
+  const rates: Record<string, number> = {};
+  if (isObj(v.rates)) for (const [n, r] of Object.entries(v.rates)) if (typeof r === 'number') rates[n] = r;
+  return { v: 1, jobs, rates, rate: num(v.rate, 0) };
+}
+
+export function parseOwner(buf: Buffer): OwnerValue | null {
+  const v = parseJson(buf);
+  if (!isObj(v)) return null;
+  const out: OwnerValue = { owner: typeof v.owner === 'string' ? v.owner : null };
+  if (typeof v.since === 'number') out.since = v.since;
+  if (typeof v.from === 'string') out.from = v.from;
+  if (typeof v.releasedAt === 'number') out.releasedAt = v.releasedAt;
+  if (typeof v.by === 'string') out.by = v.by;
+  return out;
+}
+
+export function parseMove(buf: Buffer): MoveValue | null {
+  const v = parseJson(buf);
+  if (!isObj(v) || typeof v.to !== 'string') return null;
+  return { to: v.to, ownerRev: num(v.ownerRev, 0), at: num(v.at, 0) };
+}
+
+export function parseAdmin(buf: Buffer): AdminValue | null {
+  const v = parseJson(buf);
+  if (!isObj(v) || typeof v.id !== 'string') return null;
+  return { id: v.id, since: num(v.since, 0) };
+}
+
+export function encode(v: unknown): string {
+  return JSON.stringify(v);
+}
