@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator } from './cluster/coordinator.js';
+import type { EtcdCoordinator } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import type { ConfigSnapshot } from './config/types.js';
@@ -79,7 +80,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
 
   if (opts.etcd) {
     const { createEtcdCoordinator } = await import('./cluster/etcd/index.js');
-    coordinator = createEtcdCoordinator({
+    const etcd = createEtcdCoordinator({
       endpoints: opts.etcd,
       tls:
         opts.etcdCa || opts.etcdCert
@@ -114,6 +115,8 @@ export async function startApp(opts: RunOptions): Promise<App> {
       logger: logger.child({ module: 'cluster' }),
       clock,
     });
+    wireClusterEvents(etcd, { sinks, logger, events, workerId: opts.id, clock });
+    coordinator = etcd;
   } else {
     coordinator = new StandaloneCoordinator(opts.id, server.address, clock, VERSION);
   }
@@ -130,7 +133,6 @@ export async function startApp(opts: RunOptions): Promise<App> {
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger }),
     logger: logger.child({ module: 'engine' }),
-    coalesceMs: Number(process.env.WATCHER_X_COALESCE ?? 0),
   });
   engine.start();
   coordinator.onOwnedChange((owned) => {
@@ -203,35 +205,12 @@ export async function startApp(opts: RunOptions): Promise<App> {
     'watcher started',
   );
 
-  // Lag alert to `self`: raised once when some jobs run behind, resolved once when none do.
-  let lagHigh = false;
-  const lagWatch = setInterval(() => {
-    const behind = engine?.behindJobs() ?? [];
-    if (behind.length > 0 && !lagHigh) {
-      lagHigh = true;
-      logger.warn({ jobs: behind.length, sample: behind.slice(0, 5) }, 'checks running behind schedule');
-      sinks.selfEvent({
-        kind: 'lag_high',
-        at: clock.now(),
-        worker: opts.id,
-        message: `${behind.length} jobs on ${opts.id} run behind schedule`,
-        details: { jobs: behind.length, sample: behind.slice(0, 10) },
-      });
-    } else if (behind.length === 0 && lagHigh) {
-      lagHigh = false;
-      logger.info({}, 'checks back on schedule');
-      sinks.selfEvent({ kind: 'lag_ok', at: clock.now(), worker: opts.id, message: `${opts.id} is back on schedule` });
-    }
-  }, 5_000);
-  lagWatch.unref();
-
   let stopping: Promise<void> | null = null;
   return {
     address: server.address,
     stop(reason: string) {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
-        clearInterval(lagWatch);
         await config.close();
         await engine?.stop(STOP_GRACE_MS / 2);
         await coordinator?.stop();
@@ -252,3 +231,53 @@ export async function startApp(opts: RunOptions): Promise<App> {
 }
 
 export type { ClusterStatus };
+
+/** Cluster happenings an operator must hear about go to the `self` sinks and the live stream. */
+function wireClusterEvents(
+  etcd: EtcdCoordinator,
+  deps: {
+    sinks: ReturnType<typeof createSinkHub>;
+    logger: ReturnType<typeof createLogger>;
+    events: EventStream;
+    workerId: string;
+    clock: typeof systemClock;
+  },
+): void {
+  const { sinks, logger, events, workerId, clock } = deps;
+  etcd.on('admin', (isAdmin) => {
+    logger.info(
+      { admin: isAdmin },
+      isAdmin ? 'this worker is now the admin' : 'this worker is no longer the admin',
+    );
+    events.publish('cluster', { admin: isAdmin ? workerId : null });
+    if (isAdmin) {
+      sinks.selfEvent({
+        kind: 'admin_changed',
+        at: clock.now(),
+        worker: workerId,
+        message: `${workerId} is now the admin`,
+      });
+    }
+  });
+  etcd.on('ownership', (change) => events.publish('ownership', change));
+  etcd.on('partition', (p) => {
+    logger.warn({ state: p.state, reason: p.reason }, `etcd ${p.state}`);
+    events.publish('cluster', { partition: p.state });
+  });
+  etcd.on('scaling', (e) => {
+    const message = e.active
+      ? `scaling limit hit: ${e.waitingJobs} jobs waiting since ${new Date(e.since).toISOString()} with no worker to take them`
+      : 'scaling limit resolved: no jobs waiting';
+    if (e.active) logger.warn({ waiting: e.waitingJobs, since: e.since }, message);
+    else logger.info({}, message);
+    sinks.selfEvent({
+      kind: e.active ? 'scaling_limit_hit' : 'scaling_limit_resolved',
+      at: clock.now(),
+      worker: workerId,
+      message,
+      details: { waiting_jobs: e.waitingJobs, since: e.since },
+    });
+    events.publish('cluster', { scaling: e });
+  });
+  etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
+}

@@ -2,7 +2,7 @@
 /**
  * `watcher` entry point: dispatches subcommands. Exit codes: 0 ok, 1 failure/invalid, 2 usage.
  */
-import { UsageError } from '../model/errors.js';
+import { UsageError, WatcherError } from '../model/errors.js';
 
 const USAGE = `Usage: watcher <command> [options]
 
@@ -45,6 +45,11 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       process.stderr.write(`watcher ${name}: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof WatcherError) {
+      // an expected failure with a stable code (id in use, auth failed, ...): no stack trace
+      process.stderr.write(`watcher ${name}: ${err.message} [${err.code}]\n`);
+      process.exit(1);
     }
     throw err;
   }
