@@ -1,0 +1,49 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, createSecretRegistry } from '../../src/logging.js';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('logger secret redaction', () => {
+  it('removes expanded secrets wherever they appear in a line, including JSON-escaped forms', () => {
+    const secrets = createSecretRegistry();
+    secrets.set(['s3cr3t-api-key', 'quote"d\\secret']);
+    secrets.add('etcd-password-123');
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', secrets, destination: stream });
+    log.info({ url: 'https://x/api?api_key=s3cr3t-api-key', nested: { v: 'quote"d\\secret' } }, 'sent');
+    log.error({ err: new Error('auth failed for etcd-password-123') }, 'boom etcd-password-123');
+    const text = lines.join('');
+    expect(text).not.toContain('s3cr3t-api-key');
+    expect(text).not.toContain('etcd-password-123');
+    expect(text).not.toContain('secret"');
+    expect(text.match(/\[REDACTED\]/g)?.length).toBeGreaterThanOrEqual(4);
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+  });
+
+  it('drops secrets that are no longer configured and ignores very short values', () => {
+    const secrets = createSecretRegistry();
+    secrets.set(['old-secret-value']);
+    secrets.set(['abc']);
+    expect(secrets.redact('old-secret-value abc')).toBe('old-secret-value abc');
+  });
+
+  it('redacts authorization headers by path', () => {
+    const secrets = createSecretRegistry();
+    const { lines, stream } = capture();
+    createLogger({ level: 'info', secrets, destination: stream }).info(
+      { headers: { authorization: 'Bearer xyz-token' } },
+      'req',
+    );
+    expect(lines.join('')).not.toContain('xyz-token');
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { envName, parseListen, parseRunOptions, type RunOptions } from '../../src/cli/options.js';
+import { UsageError } from '../../src/model/errors.js';
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseRunOptions(argv, env) as RunOptions;
+
+describe('watcher run options', () => {
+  it('has the spec defaults', () => {
+    const o = parse([]);
+    expect(o.endpointsDir).toBe('./endpoints.d');
+    expect(o.etcd).toBeNull();
+    expect(o.cluster).toBe('default');
+    expect(o.listen).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(o.leaseTtl).toBe(5);
+    expect(o.capacity).toBeNull();
+    expect(o.onPartition).toBe('continue');
+    expect(o.logLevel).toBe('info');
+    expect(o.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads WATCHER_* variables and lets flags win', () => {
+    expect(envName('lease-ttl')).toBe('WATCHER_LEASE_TTL');
+    const env = { WATCHER_LEASE_TTL: '7', WATCHER_ETCD: 'http://a:1,http://b:2', WATCHER_CAPACITY: '10' };
+    const fromEnv = parse([], env);
+    expect(fromEnv.leaseTtl).toBe(7);
+    expect(fromEnv.etcd).toEqual(['http://a:1', 'http://b:2']);
+    expect(fromEnv.capacity).toBe(10);
+    expect(parse(['--lease-ttl', '3'], env).leaseTtl).toBe(3);
+  });
+
+  it.each([
+    [['--lease-ttl', '1'], /at least 2/],
+    [['--lease-ttl', 'soon'], /whole number/],
+    [['--on-partition', 'panic'], /continue' or 'pause/],
+    [['--etcd', 'etcd:2379'], /http:\/\/ or https:\/\//],
+    [['--etcd-user', 'root'], /go together/],
+    [['--listen', 'nowhere'], /HOST:PORT/],
+    [['--bogus'], /Unknown option/],
+    [['extra'], /unexpected argument/],
+  ])('rejects %j with a usage error', (argv, message) => {
+    expect(() => parse(argv)).toThrow(UsageError);
+    expect(() => parse(argv)).toThrow(message);
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListen('0.0.0.0:80')).toEqual({ host: '0.0.0.0', port: 80 });
+    expect(parseListen('[::1]:9464')).toEqual({ host: '::1', port: 9464 });
+    expect(parseListen(':9464')).toEqual({ host: '0.0.0.0', port: 9464 });
+  });
+});
