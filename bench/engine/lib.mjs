@@ -20,7 +20,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = join(ROOT, 'dist/cli/main.js');
+/** WATCHER_BENCH_DIST=/path/to/dist runs another build (e.g. a copy of the previous one, to compare in one session). */
+export const CLI = join(
+  process.env.WATCHER_BENCH_DIST ? resolve(process.env.WATCHER_BENCH_DIST) : join(ROOT, 'dist'),
+  'cli/main.js',
+);
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const children = new Set();
