@@ -1,11 +1,76 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type MetricValue, Registry } from 'prom-client';
+
+/**
+ * A Registry whose text output is byte-identical to prom-client's, but renders counters and
+ * gauges itself: prom-client formats every series through several regex replaces, arrays and
+ * joins; with 10,000 endpoints (20,000 `watcher_checks_total` series) one scrape cost 60-140 ms
+ * of main thread. Histograms, OpenMetrics and default labels go through prom-client unchanged.
+ */
+export class WatcherRegistry extends Registry {
+  private defaultLabels = false;
+
+  override setDefaultLabels(labels: object): void {
+    this.defaultLabels = Object.keys(labels).length > 0;
+    super.setDefaultLabels(labels);
+  }
+
+  override async metrics(): Promise<string> {
+    if (this.defaultLabels || this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return super.metrics();
+    const parts = await Promise.all(
+      this.getMetricsAsArray().map((m) => {
+        // prom-client types `type` as an enum; at run time it is the text ('counter', ...).
+        const type = m.type as unknown as string;
+        if (type !== 'counter' && type !== 'gauge') return this.getSingleMetricAsString(m.name);
+        const metric = this.getSingleMetric(m.name);
+        return metric ? metric.get().then(renderPlain) : this.getSingleMetricAsString(m.name);
+      }),
+    );
+    return `${parts.join('\n\n')}\n`;
+  }
+}
+
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+function escapeText(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function labelValue(v: unknown): string {
+  if (typeof v !== 'string') return String(v);
+  return NEEDS_ESCAPE.test(v) ? escapeText(v).replace(/"/g, '\\"') : v;
+}
+
+function valueText(v: number): string {
+  if (Number.isNaN(v)) return 'Nan';
+  if (!Number.isFinite(v)) return v < 0 ? '-Inf' : '+Inf';
+  return `${v}`;
+}
+
+/** prom-client's text format for a metric without metricName/sharedLabels/exemplars (counter, gauge). */
+function renderPlain(m: {
+  name: string;
+  help: string;
+  type: unknown;
+  values: MetricValue<string>[];
+}): string {
+  const name = escapeText(m.name);
+  let out = `# HELP ${name} ${escapeText(m.help)}\n# TYPE ${name} ${String(m.type)}`;
+  for (const v of m.values) {
+    let labels = '';
+    for (const k in v.labels) {
+      labels += `${labels === '' ? '' : ','}${k}="${labelValue(v.labels[k])}"`;
+    }
+    out += labels === '' ? `\n${name} ${valueText(v.value)}` : `\n${name}{${labels}} ${valueText(v.value)}`;
+  }
+  return out;
+}
 
 /**
  * Every Prometheus metric of SPEC.md, on one registry created by the composition root.
  * Modules receive this object (or the few metrics they need); none creates metrics of its own.
  */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
-  const registry = new Registry();
+  const registry = new WatcherRegistry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const r = [registry];
   return {

@@ -8,11 +8,19 @@
  *     [--threads 2] [--concurrency 64] [--batch 128] [--seconds 4] [--warmup 1] [--inline]
  *
  * --inline runs runCheck() on the main thread (no pool): what one Node thread does.
+ * WATCHER_BENCH_DIST=DIR loads the pool from another build (compare two builds in one session).
  * Prints one JSON line.
  */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CheckPool } from '../../dist/checks/pool.js';
-import { runCheck } from '../../dist/checks/run-check.js';
+
+// WATCHER_BENCH_DIST=/path/to/dist runs another build (e.g. a copy of the previous one).
+const dist = process.env.WATCHER_BENCH_DIST
+  ? pathToFileURL(`${resolve(process.env.WATCHER_BENCH_DIST)}/`)
+  : new URL('../../dist/', import.meta.url);
+const { CheckPool } = await import(new URL('checks/pool.js', dist).href);
+const { runCheck } = await import(new URL('checks/run-check.js', dist).href);
 
 const { values: a } = parseArgs({
   options: {

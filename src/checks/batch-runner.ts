@@ -1,13 +1,13 @@
 /**
- * Thread side of the pool: runs a task's checks concurrently (bounded per thread, across all
- * tasks of the thread) and streams results back in micro-batches: a batch is posted when it
- * reaches flushSize results or flushMs after its first result, so one hung check never holds
- * back the others.
+ * Thread side of the pool: runs each task's checks concurrently (bounded per thread, across all
+ * tasks of the thread) and streams results back in micro-batches shared by all tasks of the
+ * thread: a batch is posted when it reaches flushSize results or flushMs after its first result,
+ * so one hung check never holds back the others. A task resolves once all its results have been
+ * posted.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { CheckResult } from '../model/result.js';
 import { runCheck } from './run-check.js';
-import { applyTestHook } from './test-hooks.js';
+import { applyTestHook, testCheckCost, testCheckSlots } from './test-hooks.js';
 import type { ResultMessage, ThreadSettings, ThreadTask } from './wire.js';
 
 /** FIFO limiter of concurrently running checks in this thread. */
@@ -34,21 +34,33 @@ class Limiter {
 }
 
 class Outbox {
-  private idx: number[] = [];
-  private results: CheckResult[] = [];
+  private nums: number[] = [];
+  private errors: (string | null)[] = [];
+  private values: (Record<string, string> | null)[] = [];
+  private timings: ResultMessage['timings'] = [];
+  /** tasks whose last result is in the current buffer: resolved right after it is posted */
+  private afterFlush: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly port: MessagePort,
+    private readonly post: (m: ResultMessage) => void,
     private readonly flushSize: number,
     private readonly flushMs: number,
   ) {}
 
-  push(i: number, r: CheckResult): void {
-    this.idx.push(i);
-    this.results.push(r);
-    if (this.results.length >= this.flushSize) this.flush();
+  push(task: number, i: number, r: CheckResult): void {
+    this.nums.push(task, i, r.started_at, r.duration_ms, r.ok ? 1 : 0, r.status_code ?? -1);
+    this.errors.push(r.error);
+    this.values.push(hasKeys(r.values) ? r.values : null);
+    this.timings.push(r.timings ?? null);
+    if (this.errors.length >= this.flushSize) this.flush();
     else this.timer ??= setTimeout(this.flush, this.flushMs);
+  }
+
+  /** Runs `fn` once everything pushed so far has been posted. */
+  whenPosted(fn: () => void): void {
+    if (this.errors.length === 0) fn();
+    else this.afterFlush.push(fn);
   }
 
   readonly flush = (): void => {
@@ -56,35 +68,53 @@ class Outbox {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.results.length === 0) return;
-    const msg: ResultMessage = { idx: this.idx, results: this.results };
-    this.idx = [];
-    this.results = [];
-    this.port.postMessage(msg);
+    if (this.errors.length > 0) {
+      const msg: ResultMessage = {
+        watcherResults: 1,
+        nums: this.nums,
+        errors: this.errors,
+        values: this.values,
+        timings: this.timings,
+      };
+      this.nums = [];
+      this.errors = [];
+      this.values = [];
+      this.timings = [];
+      this.post(msg);
+    }
+    const after = this.afterFlush;
+    if (after.length === 0) return;
+    this.afterFlush = [];
+    for (const fn of after) fn();
   };
 }
 
-export function createBatchRunner(settings: ThreadSettings): (task: ThreadTask) => Promise<number> {
-  const limiter = new Limiter(settings.maxConcurrent);
+function hasKeys(o: Record<string, string>): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+/** `post` delivers a ResultMessage to the main thread (the thread's parentPort). */
+export function createBatchRunner(
+  settings: ThreadSettings,
+  post: (m: ResultMessage) => void,
+): (task: ThreadTask) => Promise<number> {
+  const limiter = new Limiter(testCheckSlots() ?? settings.maxConcurrent);
+  const out = new Outbox(post, settings.flushSize, settings.flushMs);
   return (task) =>
     new Promise<number>((resolve) => {
-      const { specs, scheduledAt, port } = task;
+      const { task: id, specs, scheduledAt } = task;
       const n = specs.length;
-      const out = new Outbox(port, settings.flushSize, settings.flushMs);
+      if (n === 0) return resolve(0);
       let left = n;
-      const done = (): void => {
-        out.flush();
-        port.close();
-        resolve(n);
-      };
-      if (n === 0) return done();
       for (let i = 0; i < n; i++) {
         limiter.run(async () => {
           const spec = specs[i]!;
           applyTestHook(spec);
           const r = await runCheck(spec, scheduledAt[i]!, settings.worker);
-          out.push(i, r);
-          if (--left === 0) done();
+          out.push(id, i, r);
+          if (--left === 0) out.whenPosted(() => resolve(n));
+          await testCheckCost(r.started_at); // null (no wait) unless test hooks are enabled
         });
       }
     });

@@ -1,12 +1,11 @@
 /**
  * CheckPool: runs checks in piscina worker threads, fed in batches (one task = up to
- * maxChecksPerTask checks, many in flight per thread). Results stream back per task through a
- * MessagePort in micro-batches (see batch-runner.ts) and reach `onResult` as they arrive, so a
- * hung check delays only itself. Every submitted check yields exactly one result: a thread that
- * dies turns its unfinished checks into failed results (`worker thread died`); checks cut off by
- * close() fail with `shutdown`.
+ * maxChecksPerTask checks, many in flight per thread). Each thread streams the results of all its
+ * tasks back on its own persistent port in micro-batches (see batch-runner.ts and wire.ts), and
+ * they reach `onResult` as they arrive, so a hung check delays only itself. Every submitted check
+ * yields exactly one result: a thread that dies turns its unfinished checks into failed results
+ * (`worker thread died`); checks cut off by close() fail with `shutdown`.
  */
-import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
@@ -16,7 +15,14 @@ import { silentLogger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import { SHUTDOWN, THREAD_DIED } from './reasons.js';
 import { resolveThreadFile } from './thread-file.js';
-import { type ResultMessage, type ThreadSettings, type ThreadTask, toCheckSpec } from './wire.js';
+import {
+  isResultMessage,
+  NUMS_PER_RESULT,
+  type ResultMessage,
+  type ThreadSettings,
+  type ThreadTask,
+  toCheckSpec,
+} from './wire.js';
 
 export interface CheckPoolOptions {
   threads: number;
@@ -36,8 +42,14 @@ export interface CheckPoolOptions {
   filename?: string;
   /** extra environment variables for the threads */
   env?: Record<string, string>;
-  /** V8 young generation per thread, MB [32]: fewer scavenges for the short-lived per-check garbage */
+  /**
+   * V8 young generation per thread, MB [16]. Bigger means fewer scavenges of the short-lived
+   * per-check garbage (32: ~5-10% less CPU per keep-alive check) but more committed memory
+   * (each thread committed 48-54 MB at 32, 35-40 at 16, ~30 at 8; bench/README.md).
+   */
   youngGenerationMb?: number;
+  /** V8 old generation limit per thread, MB [256]: a thread that leaks dies (its checks fail) instead of swelling the process */
+  oldGenerationMb?: number;
 }
 
 export interface CheckBatchItem {
@@ -63,8 +75,26 @@ export interface CheckPoolStats {
 }
 
 const MIN_CHUNK = 8;
-/** After a task settles, how long to wait for its port to deliver what was already posted. */
+/**
+ * After a task settles, how long to wait for results still on their way: a thread posts a task's
+ * last results before the task resolves, but on another port, so they may arrive just after.
+ */
 const DRAIN_WAIT_MS = 2000;
+/** Same after a thread died: Node delivers what it posted before its 'exit'; this is a margin. */
+const DEATH_DRAIN_MS = 50;
+
+/** A task in flight: checks batch[from .. from+n) */
+interface TaskState {
+  batch: CheckBatchItem[];
+  from: number;
+  n: number;
+  results: CheckResult[];
+  emit: (rs: CheckResult[]) => void;
+  got: Uint8Array;
+  received: number;
+  settled: boolean;
+  finish: () => void;
+}
 
 export class CheckPool {
   private readonly piscina: Piscina<ThreadTask, number>;
@@ -74,6 +104,8 @@ export class CheckPool {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly running = new Set<Promise<void>>();
+  private readonly tasks = new Map<number, TaskState>();
+  private taskSeq = 0;
   private inFlight = 0;
   private completed = 0;
   private threadDeaths = 0;
@@ -104,8 +136,14 @@ export class CheckPool {
       // Threads must keep their event loop running between tasks (sockets, timers).
       atomics: 'disabled',
       workerData: settings,
-      resourceLimits: { maxYoungGenerationSizeMb: opts.youngGenerationMb ?? 32 },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: opts.youngGenerationMb ?? 16,
+        maxOldGenerationSizeMb: opts.oldGenerationMb ?? 256,
+      },
       ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
+    this.piscina.on('message', (m: unknown) => {
+      if (isResultMessage(m)) this.onResults(m);
     });
     // Piscina reports a thread error with no task attached as an 'error' event; never crash on it.
     this.piscina.on('error', (err: unknown) => {
@@ -173,32 +211,28 @@ export class CheckPool {
     }
     const submittedAt = this.clock.now();
     this.inFlight += n;
-    const { port1, port2 } = new MessageChannel();
+    const id = ++this.taskSeq;
 
     return new Promise<void>((resolve) => {
-      const got = new Uint8Array(n);
-      let received = 0;
-      let taskSettled = false;
       let taskError: unknown = null;
-      let portClosed = false;
       let finished = false;
       let drainTimer: ReturnType<Clock['setTimeout']> | null = null;
 
       const finish = (): void => {
         if (finished) return;
         finished = true;
+        this.tasks.delete(id);
         if (drainTimer !== null) this.clock.clearTimeout(drainTimer);
-        port1.close();
-        if (received < n) {
+        if (st.received < n) {
           const reason = this.closing ? SHUTDOWN : taskError !== null ? THREAD_DIED : 'result lost';
           if (reason === THREAD_DIED) this.threadDeaths++;
           this.logger.warn(
-            { checks: n - received, reason, err: errorText(taskError) },
+            { checks: n - st.received, reason, err: errorText(taskError) },
             'checks lost by thread',
           );
           const lost: CheckResult[] = [];
           for (let k = 0; k < n; k++) {
-            if (got[k]) continue;
+            if (st.got[k]) continue;
             const r = this.failed(batch[from + k]!, reason, submittedAt);
             results[from + k] = r;
             lost.push(r);
@@ -209,38 +243,79 @@ export class CheckPool {
         resolve();
       };
 
-      port1.on('message', (m: ResultMessage) => {
-        if (finished) return;
-        const fresh: CheckResult[] = [];
-        for (let j = 0; j < m.idx.length; j++) {
-          const k = m.idx[j]!;
-          if (got[k]) continue;
-          got[k] = 1;
-          received++;
-          const r = m.results[j]!;
-          results[from + k] = r;
-          fresh.push(r);
-        }
-        emit(fresh);
-        if (received === n && taskSettled) finish();
-      });
-      port1.on('close', () => {
-        portClosed = true;
-        if (taskSettled) finish();
-      });
-
-      const settled = (): void => {
-        taskSettled = true;
-        if (portClosed || received === n) finish();
-        else drainTimer = this.clock.setTimeout(finish, DRAIN_WAIT_MS);
+      const st: TaskState = {
+        batch,
+        from,
+        n,
+        results,
+        emit,
+        got: new Uint8Array(n),
+        received: 0,
+        settled: false,
+        finish,
       };
-      this.piscina
-        .run({ specs, scheduledAt, port: port2 }, { transferList: [port2] })
-        .then(settled, (err) => {
+      this.tasks.set(id, st);
+
+      const settled = (waitMs: number): void => {
+        st.settled = true;
+        if (st.received === n) finish();
+        else drainTimer = this.clock.setTimeout(finish, waitMs);
+      };
+      const task: ThreadTask = { task: id, specs, scheduledAt };
+      this.piscina.run(task).then(
+        () => settled(DRAIN_WAIT_MS),
+        (err) => {
           taskError = err ?? new Error('task failed');
-          settled();
-        });
+          settled(DEATH_DRAIN_MS);
+        },
+      );
     });
+  }
+
+  /** A micro-batch from a thread: results of one or more of its tasks. */
+  private onResults(m: ResultMessage): void {
+    const count = m.errors.length;
+    let st: TaskState | undefined;
+    let stId = -1;
+    let fresh: CheckResult[] = [];
+    const flush = (): void => {
+      if (st === undefined) return;
+      if (fresh.length > 0) st.emit(fresh);
+      if (st.received === st.n && st.settled) st.finish();
+      fresh = [];
+    };
+    for (let j = 0; j < count; j++) {
+      const o = j * NUMS_PER_RESULT;
+      const id = m.nums[o]!;
+      if (id !== stId) {
+        flush();
+        stId = id;
+        st = this.tasks.get(id);
+      }
+      if (st === undefined) continue; // its task already finished (thread death, drain timeout)
+      const k = m.nums[o + 1]!;
+      if (k >= st.n || st.got[k]) continue;
+      st.got[k] = 1;
+      st.received++;
+      const item = st.batch[st.from + k]!;
+      const status = m.nums[o + 5]!;
+      const r: CheckResult = {
+        endpoint: item.spec.id,
+        scheduled_at: item.scheduledAt,
+        started_at: m.nums[o + 2]!,
+        duration_ms: m.nums[o + 3]!,
+        ok: m.nums[o + 4] === 1,
+        status_code: status < 0 ? null : status,
+        error: m.errors[j] ?? null,
+        values: m.values[j] ?? {},
+        worker: this.worker,
+      };
+      const t = m.timings[j];
+      if (t) r.timings = t;
+      st.results[st.from + k] = r;
+      fresh.push(r);
+    }
+    flush();
   }
 
   private failed(item: CheckBatchItem, reason: string, startedAt: number): CheckResult {

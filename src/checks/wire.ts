@@ -1,19 +1,37 @@
-/** What crosses the thread boundary between CheckPool (main) and thread.ts (check threads). */
-import type { MessagePort } from 'node:worker_threads';
+/**
+ * What crosses the thread boundary between CheckPool (main) and thread.ts (check threads).
+ *
+ * Main -> thread: one piscina task per chunk of checks. Thread -> main: results of any of the
+ * thread's tasks, coalesced into one `ResultMessage` per flush, posted on the thread's own
+ * `parentPort` (surfaced by piscina as its 'message' event). One persistent port per thread:
+ * no MessageChannel per task. A result carries only what the main thread does not already know
+ * (the endpoint, scheduled_at and worker id come from the task), so that little is cloned.
+ */
 import type { CheckSpec } from '../model/endpoint.js';
-import type { CheckResult } from '../model/result.js';
+import type { PhaseTimings } from '../model/result.js';
 
-/** One piscina task: many checks. Results stream back through `port`, then the port is closed. */
+/** One piscina task: many checks; `task` is the pool's id for it. Resolves when its results are posted. */
 export interface ThreadTask {
+  task: number;
   specs: CheckSpec[];
   scheduledAt: number[];
-  port: MessagePort;
 }
 
-/** A micro-batch of results: `results[k]` is the result of `specs[idx[k]]`. */
+/** Numbers per result in `ResultMessage.nums`: task, index in task, started_at, duration_ms, ok (1/0), status_code (-1 = null). */
+export const NUMS_PER_RESULT = 6;
+
+/** A micro-batch of results, possibly of several tasks. Entry k: nums[6k..6k+5], errors[k], values[k], timings[k]. */
 export interface ResultMessage {
-  idx: number[];
-  results: CheckResult[];
+  watcherResults: 1;
+  nums: number[];
+  errors: (string | null)[];
+  /** null = no captured values */
+  values: (Record<string, string> | null)[];
+  timings: (PhaseTimings | null)[];
+}
+
+export function isResultMessage(m: unknown): m is ResultMessage {
+  return typeof m === 'object' && m !== null && (m as { watcherResults?: unknown }).watcherResults === 1;
 }
 
 /** Per-thread settings, passed as piscina workerData. */

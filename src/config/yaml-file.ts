@@ -10,6 +10,7 @@ import {
   parseDocument,
   visit,
   type YAMLError,
+  YAMLParseError,
 } from 'yaml';
 import { CFG } from './codes.js';
 import { type Position, problem } from './problems.js';
@@ -129,13 +130,46 @@ function makeLocate(doc: Document, lc: LineCounter): Locate {
   };
 }
 
+/**
+ * Duplicate keys of every mapping, as yaml's own `uniqueKeys` reports them (same code, message and
+ * position: the start of the repeated key), in O(keys) per mapping: yaml's check compares each key
+ * with every earlier one, which took seconds for files of a few thousand endpoints. Equality is
+ * yaml's: scalar keys with strictly equal values (so `1` and `"1"` differ, `null` and `~` do not);
+ * collection keys, aliases and merge keys (`<<`, a fresh Symbol each) are never duplicates.
+ */
+function duplicateKeyErrors(doc: Document): YAMLParseError[] {
+  const out: YAMLParseError[] = [];
+  visit(doc, {
+    Map(_k, map) {
+      if (map.items.length < 2) return;
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = pair.key;
+        if (!isScalar(key)) continue;
+        const v = key.value;
+        if (typeof v === 'symbol' || (typeof v === 'number' && Number.isNaN(v))) continue;
+        if (seen.has(v)) {
+          const at = key.range?.[0] ?? 0;
+          out.push(new YAMLParseError([at, at + 1], 'DUPLICATE_KEY', 'Map keys must be unique'));
+        } else {
+          seen.add(v);
+        }
+      }
+    },
+  });
+  return out;
+}
+
 export function parseYaml(text: string, file: string, limits: YamlLimits): YamlFile {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: true, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: true, uniqueKeys: false });
+  const dups = duplicateKeyErrors(doc);
+  const errors =
+    dups.length === 0 ? doc.errors : [...doc.errors, ...dups].sort((a, b) => a.pos[0] - b.pos[0]);
   const locate = makeLocate(doc, lc);
   const keys: YamlFile['keys'] = [];
-  if (doc.errors.length > 0) {
-    return { value: undefined, problems: yamlErrorProblems(text, file, doc.errors, lc), locate, keys };
+  if (errors.length > 0) {
+    return { value: undefined, problems: yamlErrorProblems(text, file, errors, lc), locate, keys };
   }
   let value: unknown;
   try {

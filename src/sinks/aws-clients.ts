@@ -1,8 +1,40 @@
 import { createHash } from 'node:crypto';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { AwsOptions } from '../model/endpoint.js';
 import { SinkError } from './errors.js';
+
+/**
+ * The AWS SDK packages are loaded on first use only (dynamic import): they cost ~10 MB RSS and
+ * ~100 ms of startup each, and most workers have no CloudWatch/EventBridge sink.
+ */
+export type CloudWatchSdk = typeof import('@aws-sdk/client-cloudwatch');
+export type EventBridgeSdk = typeof import('@aws-sdk/client-eventbridge');
+
+let cloudWatchSdk: Promise<CloudWatchSdk> | null = null;
+let eventBridgeSdk: Promise<EventBridgeSdk> | null = null;
+
+export function loadCloudWatchSdk(): Promise<CloudWatchSdk> {
+  cloudWatchSdk ??= import('@aws-sdk/client-cloudwatch').catch((err: unknown) => {
+    cloudWatchSdk = null;
+    throw err;
+  });
+  return cloudWatchSdk;
+}
+
+export function loadEventBridgeSdk(): Promise<EventBridgeSdk> {
+  eventBridgeSdk ??= import('@aws-sdk/client-eventbridge').catch((err: unknown) => {
+    eventBridgeSdk = null;
+    throw err;
+  });
+  return eventBridgeSdk;
+}
+
+/** A client with the SDK module it came from (for the Command classes). */
+export interface SdkClient<C, M> {
+  client: C;
+  sdk: M;
+}
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -55,6 +87,7 @@ export function awsTargetKey(t: AwsTarget): string {
  * One SDK client per (service, region, credentials), reused by every sink of that target.
  * The SDK's own retries are off (maxAttempts 1): the outbox owns backoff, buffering and counting,
  * so an outage is retried on the outbox's schedule and never multiplied by SDK attempts.
+ * The first call per service loads that SDK package.
  */
 export class AwsClients {
   private readonly cw = new Map<string, CloudWatchClient>();
@@ -65,26 +98,28 @@ export class AwsClients {
     private readonly timeoutMs: number,
   ) {}
 
-  cloudwatch(t: AwsTarget): CloudWatchClient {
+  async cloudwatch(t: AwsTarget): Promise<SdkClient<CloudWatchClient, CloudWatchSdk>> {
+    const sdk = await loadCloudWatchSdk();
     const key = awsTargetKey(t);
     let c = this.cw.get(key);
     if (!c) {
       const endpoint = this.env.AWS_ENDPOINT_URL_CLOUDWATCH || this.env.AWS_ENDPOINT_URL;
-      c = new CloudWatchClient({ ...this.common(t), ...(endpoint ? { endpoint } : {}) });
+      c = new sdk.CloudWatchClient({ ...this.common(t), ...(endpoint ? { endpoint } : {}) });
       this.cw.set(key, c);
     }
-    return c;
+    return { client: c, sdk };
   }
 
-  eventbridge(t: AwsTarget): EventBridgeClient {
+  async eventbridge(t: AwsTarget): Promise<SdkClient<EventBridgeClient, EventBridgeSdk>> {
+    const sdk = await loadEventBridgeSdk();
     const key = awsTargetKey(t);
     let c = this.eb.get(key);
     if (!c) {
       const endpoint = this.env.AWS_ENDPOINT_URL_EVENTBRIDGE || this.env.AWS_ENDPOINT_URL;
-      c = new EventBridgeClient({ ...this.common(t), ...(endpoint ? { endpoint } : {}) });
+      c = new sdk.EventBridgeClient({ ...this.common(t), ...(endpoint ? { endpoint } : {}) });
       this.eb.set(key, c);
     }
-    return c;
+    return { client: c, sdk };
   }
 
   destroy(): void {

@@ -1,4 +1,4 @@
-import { PutMetricAlarmCommand, type PutMetricAlarmCommandInput } from '@aws-sdk/client-cloudwatch';
+import type { PutMetricAlarmCommandInput } from '@aws-sdk/client-cloudwatch';
 import type { Endpoint } from '../model/endpoint.js';
 import { type AwsClients, type AwsTarget, classifyAwsError } from './aws-clients.js';
 import { DEFAULT_NAMESPACE, dimensionsFor } from './cloudwatch-metrics.js';
@@ -64,11 +64,11 @@ export class CloudWatchAlarmsSink implements Sink<PutMetricAlarmCommandInput> {
     return JSON.stringify(item).length;
   }
 
-  send(batch: PutMetricAlarmCommandInput[], signal: AbortSignal): Promise<SendReport | undefined> {
-    const client = this.clients.cloudwatch(this.target);
+  async send(batch: PutMetricAlarmCommandInput[], signal: AbortSignal): Promise<SendReport | undefined> {
+    const { client, sdk } = await this.clients.cloudwatch(this.target);
     return sendEach(batch, async (input) => {
       try {
-        await client.send(new PutMetricAlarmCommand(input), { abortSignal: signal });
+        await client.send(new sdk.PutMetricAlarmCommand(input), { abortSignal: signal });
       } catch (err) {
         throw classifyAwsError(err, signal);
       }

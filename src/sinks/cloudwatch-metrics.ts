@@ -1,4 +1,4 @@
-import { type MetricDatum, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
+import type { MetricDatum, StandardUnit } from '@aws-sdk/client-cloudwatch';
 import type { AwsOptions } from '../model/endpoint.js';
 import type { CheckResult } from '../model/result.js';
 import { type AwsClients, type AwsTarget, classifyAwsError } from './aws-clients.js';
@@ -174,11 +174,11 @@ export class CloudWatchMetricsSink implements Sink<CloudWatchMetricItem> {
   }
 
   async send(batch: CloudWatchMetricItem[], signal: AbortSignal): Promise<SendReport | undefined> {
-    const client = this.clients.cloudwatch(this.target);
+    const { client, sdk } = await this.clients.cloudwatch(this.target);
     const requests = buildMetricRequests(batch);
     const report = await sendEach(requests, async (req) => {
       try {
-        await client.send(new PutMetricDataCommand({ Namespace: req.namespace, MetricData: req.data }), {
+        await client.send(new sdk.PutMetricDataCommand({ Namespace: req.namespace, MetricData: req.data }), {
           abortSignal: signal,
         });
       } catch (err) {

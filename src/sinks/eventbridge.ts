@@ -1,8 +1,4 @@
-import {
-  PutEventsCommand,
-  type PutEventsCommandOutput,
-  type PutEventsRequestEntry,
-} from '@aws-sdk/client-eventbridge';
+import type { PutEventsCommandOutput, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { StateChange } from '../model/alert.js';
 import type { AwsOptions } from '../model/endpoint.js';
 import { type AwsClients, type AwsTarget, classifyAwsError } from './aws-clients.js';
@@ -94,9 +90,8 @@ export class EventBridgeSink implements Sink<PutEventsRequestEntry> {
       const entries = sendIdx.map((i) => batch[i]!);
       let res: PutEventsCommandOutput;
       try {
-        res = await this.clients.eventbridge(this.target).send(new PutEventsCommand({ Entries: entries }), {
-          abortSignal: signal,
-        });
+        const { client, sdk } = await this.clients.eventbridge(this.target);
+        res = await client.send(new sdk.PutEventsCommand({ Entries: entries }), { abortSignal: signal });
       } catch (err) {
         throw classifyAwsError(err, signal);
       }

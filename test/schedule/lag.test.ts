@@ -86,3 +86,18 @@ describe('LagTracker', () => {
     expect([...lt.ids()]).toEqual([]);
   });
 });
+
+describe('LagTracker storage', () => {
+  it('keeps jobs apart across slab growth and reuses a removed job slot without its old samples', () => {
+    const lag = new LagTracker({ perJob: 4 });
+    for (let j = 0; j < 300; j++) for (let k = 0; k < 6; k++) lag.record(`j${j}`, j * 10 + k, T0 + k);
+    expect(lag.recent('j0', T0 + 10)).toEqual([2, 3, 4, 5]);
+    expect(lag.recent('j299', T0 + 10)).toEqual([2992, 2993, 2994, 2995]);
+    lag.remove('j7');
+    lag.record('new', 1, T0 + 9);
+    expect(lag.recent('new', T0 + 10)).toEqual([1]);
+    expect(lag.latest('new')).toBe(1);
+    expect(lag.recent('j8', T0 + 10)).toEqual([82, 83, 84, 85]);
+    expect(lag.recent('j7', T0 + 10)).toEqual([]);
+  });
+});
