@@ -13,6 +13,7 @@ import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './co
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
+import { tuneHeapGrowth } from './engine/heap-tuning.js';
 import { createLogger, createSecretRegistry } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { systemClock } from './model/clock.js';
@@ -31,6 +32,7 @@ export interface App {
 const STOP_GRACE_MS = 10_000;
 
 export async function startApp(opts: RunOptions): Promise<App> {
+  tuneHeapGrowth();
   const clock = systemClock;
   const secrets = createSecretRegistry();
   secrets.add(opts.etcdPassword);
@@ -114,6 +116,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       metrics,
       logger: logger.child({ module: 'cluster' }),
       clock,
+      tuning: { scalingLimitAfterMs: opts.scalingAlertAfter * 1000 },
     });
     wireClusterEvents(etcd, { sinks, logger, events, workerId: opts.id, clock });
     coordinator = etcd;

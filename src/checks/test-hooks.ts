@@ -4,6 +4,12 @@
  * after its check starts:
  *   exit:<ms>   process.exit(7) inside the thread (the thread dies)
  *   throw:<ms>  an uncaught exception in the thread (the thread dies)
+ *
+ * A slow worker on purpose (load-spreading tests), also only with WATCHER_TEST_HOOKS=1:
+ *   WATCHER_TEST_CHECK_SLOTS=<k>    at most k checks run at once in each thread
+ *   WATCHER_TEST_CHECK_COST_MS=<c>  each check holds its slot for at least c ms after it started
+ * so a thread serves at most k × 1000 / c checks per second; beyond that, checks queue and start
+ * late (lag), like on a CPU-starved host, at no CPU cost.
  */
 import type { CheckSpec } from '../model/endpoint.js';
 
@@ -23,4 +29,23 @@ export function applyTestHook(spec: CheckSpec): void {
       throw new Error('test hook: uncaught error in check thread');
     }, delay);
   }
+}
+
+function positiveEnv(name: string): number | null {
+  const n = Number(process.env[name]);
+  return enabled && Number.isFinite(n) && n > 0 ? n : null;
+}
+
+/** Concurrent checks per thread imposed by WATCHER_TEST_CHECK_SLOTS (null: no test limit). */
+export function testCheckSlots(): number | null {
+  const k = positiveEnv('WATCHER_TEST_CHECK_SLOTS');
+  return k === null ? null : Math.floor(k);
+}
+
+/** Resolves when a check started at `startedAt` has held its slot for WATCHER_TEST_CHECK_COST_MS. */
+export function testCheckCost(startedAt: number): Promise<void> | null {
+  const cost = positiveEnv('WATCHER_TEST_CHECK_COST_MS');
+  if (cost === null) return null;
+  const left = startedAt + cost - Date.now();
+  return left > 0 ? new Promise((resolve) => setTimeout(resolve, left)) : null;
 }

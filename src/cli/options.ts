@@ -21,6 +21,8 @@ export interface RunOptions {
   threads: number;
   leaseTtl: number;
   capacity: number | null;
+  /** seconds jobs may wait in the cluster's queue before the admin raises "scaling limit hit" */
+  scalingAlertAfter: number;
   onPartition: 'continue' | 'pause';
   resultsFile: string | null;
   logLevel: string;
@@ -52,6 +54,11 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
   threads: { type: 'string', help: 'check worker threads [cores]' },
   'lease-ttl': { type: 'string', help: 'liveness lease in seconds (min 2)', default: '5' },
   capacity: { type: 'string', help: 'most jobs this worker takes [unbounded]' },
+  'scaling-alert-after': {
+    type: 'string',
+    help: 'seconds jobs may wait for a worker before "scaling limit hit" (admin)',
+    default: '30',
+  },
   'on-partition': { type: 'string', help: 'continue|pause when cut off from etcd', default: 'continue' },
   'results-file': { type: 'string', help: 'append every check result as a JSON line' },
   'log-level': { type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
@@ -161,6 +168,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     threads: int('threads', s('threads'), 1) ?? Math.max(1, availableParallelism()),
     leaseTtl: int('lease-ttl', s('lease-ttl'), 2) ?? 5,
     capacity: int('capacity', s('capacity'), 1),
+    scalingAlertAfter: int('scaling-alert-after', s('scaling-alert-after'), 1) ?? 30,
     onPartition,
     resultsFile: s('results-file') ?? null,
     logLevel: level,

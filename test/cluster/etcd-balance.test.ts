@@ -93,7 +93,8 @@ describe('rebalance', () => {
 
   it('a worker that falls behind stops claiming, sheds its most expensive jobset, and claims again after recovering', async () => {
     const desired = snapshot(names(8)); // 8 jobsets of 1 job
-    const tuning = { shedWindowMs: 300, recoverWindowMs: 600, rebalance: false };
+    // rateCapHoldMs 0: the rate cap kept after shedding lifts at recovery (its hold is tested in test/balance)
+    const tuning = { shedWindowMs: 300, recoverWindowMs: 600, rateCapHoldMs: 0, rebalance: false };
     const a = worker('l1', 'shed', () => desired, { tuning });
     await a.coord.start();
     await waitFor(() => a.jobs().size === 8, { timeoutMs: 5000, message: 'a owns everything' });

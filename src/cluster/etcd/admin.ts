@@ -16,7 +16,7 @@ import { describeError } from './errors.js';
 import type { Keys } from './keys.js';
 import type { Mirror } from './mirror.js';
 import { type DesiredJob, pack } from './packing.js';
-import { type Candidate, type OwnedJobset, planMoves } from './plan.js';
+import { type Candidate, hasRoom, type OwnedJobset, planMoves } from './plan.js';
 import { encode } from './values.js';
 
 export interface ScalingEvent {
@@ -32,7 +32,7 @@ export interface AdminTuning {
   rebalanceIntervalMs: number;
   /** most moves planned per round [min(32, max(2, jobsets/20))] */
   maxMovesPerRound: number | null;
-  /** a moved jobset is not moved again for this long */
+  /** a moved jobset is not moved back to the worker it came from for this long */
   moveCooldownMs: number;
   scalingLimitAfterMs: number;
   /** false: never plan moves (tests, or operators who want none) */
@@ -109,13 +109,15 @@ export class AdminDuties {
   private stopped = false;
   private reconcileTimer: TimerHandle | null = null;
   private houseTimer: TimerHandle | null = null;
+  private houseDueAt = 0;
   private reconciling = false;
   private reconcileAgain = false;
   private housekeeping = false;
   private lastHouseAt = 0;
   /** highest revision this admin wrote; decisions wait until the mirror has seen it */
   private lastWriteRev = 0;
-  private readonly movedAt = new Map<string, number>();
+  /** jobset → when it was last moved and from which worker */
+  private readonly movedAt = new Map<string, { at: number; from: string }>();
   private scalingActive = false;
 
   constructor(private readonly c: AdminContext) {}
@@ -153,9 +155,16 @@ export class AdminDuties {
     }, ms);
   }
 
+  /** Runs housekeeping in `ms` (at most once per rebalance interval); an earlier request wins. */
   private scheduleHousekeeping(ms: number): void {
-    if (this.stopped || this.houseTimer) return;
-    const wait = Math.max(ms, this.lastHouseAt + this.c.tuning.rebalanceIntervalMs - this.c.clock.now());
+    if (this.stopped) return;
+    const now = this.c.clock.now();
+    const wait = Math.max(ms, this.lastHouseAt + this.c.tuning.rebalanceIntervalMs - now);
+    if (this.houseTimer) {
+      if (this.houseDueAt <= now + wait) return;
+      this.c.clock.clearTimeout(this.houseTimer);
+    }
+    this.houseDueAt = now + wait;
     this.houseTimer = this.c.clock.setTimeout(() => {
       this.houseTimer = null;
       void this.runHousekeeping();
@@ -322,31 +331,41 @@ export class AdminDuties {
         jobs: l.jobs,
         rate: l.rate,
         shedding: w.value.shedding,
+        rateCap: w.value.rateCap,
       });
     }
     // Abandoned work is claimed first; move only once nothing claimable waits.
     for (const js of mirror.freeJobsets()) {
-      if (candidates.some((c) => !c.shedding && (c.capacity === null || c.jobs + js.count <= c.capacity)))
-        return;
+      if (candidates.some((c) => !c.shedding && hasRoom(c, js.count, js.value.rate))) return;
     }
     const now = this.c.clock.now();
     const owned: OwnedJobset[] = [];
+    let coolUntil = Number.POSITIVE_INFINITY;
     for (const [id, o] of mirror.owners) {
       const js = mirror.jobsets.get(id);
       if (!js || o.value.owner === null) continue;
-      const moved = this.movedAt.get(id) ?? 0;
+      const moved = this.movedAt.get(id);
+      const cooling = moved && moved.at + this.c.tuning.moveCooldownMs > now ? moved : undefined;
+      if (cooling) coolUntil = Math.min(coolUntil, cooling.at + this.c.tuning.moveCooldownMs);
+      else this.movedAt.delete(id);
       owned.push({
         id,
         owner: o.value.owner,
         jobs: js.count,
         rate: js.value.rate,
-        movable: now - moved >= this.c.tuning.moveCooldownMs,
+        movable: !mirror.moves.has(id),
+        notTo: cooling?.from,
       });
     }
     const maxMoves =
       this.c.tuning.maxMovesPerRound ?? Math.min(32, Math.max(2, Math.ceil(mirror.jobsets.size / 20)));
     const moves = planMoves(candidates, owned, { maxMoves });
-    if (moves.length === 0) return;
+    if (moves.length === 0) {
+      // blocked by the cooldown maybe: look again when the next moved jobset may move again
+      // (nothing else would wake housekeeping up in a quiet cluster)
+      if (coolUntil !== Number.POSITIVE_INFINITY) this.scheduleHousekeeping(coolUntil - now + 50);
+      return;
+    }
     let written = 0;
     for (const m of moves) {
       const owner = mirror.owners.get(m.jobset);
@@ -363,7 +382,7 @@ export class AdminDuties {
       );
       if (r.succeeded) {
         written++;
-        this.movedAt.set(m.jobset, now);
+        this.movedAt.set(m.jobset, { at: now, from: m.from });
         this.lastWriteRev = Math.max(this.lastWriteRev, r.rev);
       } else {
         const adminKv = r.responses[0]?.response_range?.kvs?.[0];

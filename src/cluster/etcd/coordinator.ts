@@ -22,8 +22,9 @@ import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError 
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror, type MirrorChange } from './mirror.js';
 import { stableJson } from './packing.js';
-import { adminRank, type Candidate, planClaims } from './plan.js';
-import { Session } from './session.js';
+import { adminRank, type Candidate, hasRoom, planClaims } from './plan.js';
+import { defaultMarginMs, Session } from './session.js';
+import { ShedController, type ShedTuning } from './shedding.js';
 import { statusFromMirror } from './tools.js';
 import { encode, parseOwner } from './values.js';
 import { RangeWatch } from './watch.js';
@@ -33,7 +34,7 @@ export type ClusterMetrics = Pick<
   'etcdUp' | 'isAdmin' | 'jobsOwned' | 'jobsetsOwned' | 'jobsWaiting' | 'spareCapacity' | 'claimsTotal'
 >;
 
-export interface CoordinatorTuning extends AdminTuning {
+export interface CoordinatorTuning extends AdminTuning, ShedTuning {
   /** per-attempt deadline of unary etcd calls */
   callTimeoutMs: number;
   /** bound of the connection check (wrong password, TLS) */
@@ -51,12 +52,6 @@ export interface CoordinatorTuning extends AdminTuning {
   maxBackoffMs: number;
   /** bound of stop() */
   stopTimeoutMs: number;
-  /** shedding: fraction of owned jobs behind their lag threshold that counts as overloaded */
-  shedBehindFraction: number;
-  /** shedding: overloaded this long → stop claiming and release one jobset (then one per window) */
-  shedWindowMs: number;
-  /** shedding ends after no job was behind for this long (hysteresis) */
-  recoverWindowMs: number;
 }
 
 export const DEFAULT_TUNING: CoordinatorTuning = {
@@ -70,8 +65,10 @@ export const DEFAULT_TUNING: CoordinatorTuning = {
   maxBackoffMs: 5000,
   stopTimeoutMs: 3000,
   shedBehindFraction: 0.05,
-  shedWindowMs: 10_000,
+  shedWindowMs: 5000,
   recoverWindowMs: 30_000,
+  shedHeadroom: 0.7,
+  rateCapHoldMs: 600_000,
   reconcileDebounceMs: 100,
   rebalanceIntervalMs: 1000,
   maxMovesPerRound: null,
@@ -186,13 +183,13 @@ export class EtcdCoordinator implements Coordinator {
   private lastPublishAt = 0;
   private lastPublished = '';
   private lagP99Ms: number | null = null;
-  private shedding = false;
-  private overloadSince: number | null = null;
-  private healthySince: number | null = null;
+  private shed!: ShedController;
   private lastNetFailureAt = 0;
   private lastNetOkAt = 0;
   private stopPromise: Promise<void> | null = null;
   private desiredOverride: ConfigSnapshot | null = null;
+  /** latest slot the engine has handed on (see handoffTime) */
+  private dispatchHorizon: (() => number) | null = null;
 
   constructor(private readonly opts: EtcdCoordinatorOptions) {
     this.keys = new Keys(opts.cluster);
@@ -213,6 +210,7 @@ export class EtcdCoordinator implements Coordinator {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger;
     this.tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+    this.shed = new ShedController(this.tuning);
     this.startedAt = this.clock.now();
     this.mirror = new Mirror(this.keys, this.clock, this.log);
   }
@@ -285,6 +283,11 @@ export class EtcdCoordinator implements Coordinator {
   onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void {
     this.listeners.push(listener);
     if (this.emitted.size > 0) listener(this.emitted);
+  }
+
+  /** The engine tells how to read the latest slot it has handed on (exact handoff times). */
+  setDispatchHorizon(horizon: () => number): void {
+    this.dispatchHorizon = horizon;
   }
 
   /** The app calls this with every new config snapshot (used while this worker is admin). */
@@ -363,10 +366,10 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   /**
-   * Per-job lag from the engine. A job is behind when its lag exceeds min(1 s, 10% of its
-   * interval). Overloaded (≥ shedBehindFraction of jobs behind) for shedWindowMs → this worker
-   * stops claiming and releases its most expensive jobset, then one more per window while still
-   * overloaded. It claims again only after no job was behind for recoverWindowMs (hysteresis).
+   * Per-job lag from the engine, once a second. The decisions live in ShedController
+   * (shedding.ts): overloaded for a window → stop claiming and release the most expensive
+   * jobsets down to the estimated serviceable rate; claim again only after a recovery window
+   * without any job behind, and never above the rate kept (rate cap, for a hold time).
    */
   reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void {
     const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
@@ -374,72 +377,97 @@ export class EtcdCoordinator implements Coordinator {
       lags.length === 0 ? null : (lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? null);
     this.schedulePublish();
     if (this.phase !== 'running') return;
-    let behind = 0;
-    for (const s of stats.values()) if (s.lagMs > Math.min(1000, 0.1 * s.intervalMs)) behind++;
+    const wasShedding = this.shed.shedding;
     const now = this.clock.now();
-    const overloaded = stats.size > 0 && behind / stats.size >= this.tuning.shedBehindFraction;
-    if (overloaded) {
-      this.overloadSince ??= now;
-      this.healthySince = null;
-    } else {
-      this.overloadSince = null;
-      if (behind === 0) this.healthySince ??= now;
-      else this.healthySince = null;
-    }
-    const t = this.tuning;
-    if (this.overloadSince !== null && now - this.overloadSince >= t.shedWindowMs) {
-      if (!this.shedding) {
-        this.shedding = true;
+    const mine = this.myLoad();
+    const step = this.shed.update(stats, mine.rate, now);
+    if (step.changed) {
+      if (this.shed.shedding && !wasShedding) {
         this.clearBackupTimers();
         this.log.warn(
-          { behind, jobs: stats.size, lagP99Ms: this.lagP99Ms },
+          { behind: step.behind, jobs: stats.size, lagP99Ms: this.lagP99Ms, slope: step.slope },
           'falling behind: shedding work, not claiming',
         );
-        this.lastPublishAt = 0;
-        this.schedulePublish();
+      } else if (!this.shed.shedding && wasShedding) {
+        this.log.info({ rateCap: this.shed.rateCap }, 'lag recovered: claiming again (up to the rate cap)');
+      } else if (this.shed.rateCap === null) {
+        this.log.info({}, 'rate cap lifted');
       }
-      this.overloadSince = now; // next shed only after another full window
-      void this.shedOne();
-    } else if (this.shedding && this.healthySince !== null && now - this.healthySince >= t.recoverWindowMs) {
-      this.shedding = false;
-      this.log.info({}, 'lag recovered: claiming again');
       this.lastPublishAt = 0;
       this.schedulePublish();
       this.scheduleReact();
     }
+    if (step.targetRate !== null) void this.shedDownTo(step.targetRate, mine.rate, step.slope);
   }
 
-  /** Releases the most expensive owned jobset into the waiting queue, if another worker has room. */
-  private async shedOne(): Promise<void> {
+  /**
+   * Releases the most expensive owned jobsets into the waiting queue until the owned rate is at
+   * most `target` (at least one), only those another live worker has room for.
+   */
+  private async shedDownTo(target: number, ownRate: number, slope: number | null): Promise<void> {
     const loads = this.mirror.loads();
-    const pick = [...this.owned.keys()]
+    const others: Candidate[] = [];
+    for (const [id, w] of this.mirror.workers) {
+      if (id === this.me) continue;
+      const l = loads.get(id) ?? { jobs: 0, rate: 0 };
+      others.push({
+        id,
+        capacity: w.value.capacity,
+        jobs: l.jobs,
+        rate: l.rate,
+        shedding: w.value.shedding,
+        rateCap: w.value.rateCap,
+      });
+    }
+    const byCost = [...this.owned.keys()]
       .filter((id) => !this.inflight.has(id))
       .map((id) => this.mirror.jobsets.get(id))
       .filter((j): j is NonNullable<typeof j> => !!j)
-      .sort((a, b) => b.value.rate - a.value.rate || b.count - a.count)[0];
-    if (!pick) return;
-    const taker = [...this.mirror.workers].some(
-      ([id, w]) =>
-        id !== this.me &&
-        !w.value.shedding &&
-        (w.value.capacity === null || (loads.get(id)?.jobs ?? 0) + pick.count <= w.value.capacity),
+      .sort((a, b) => b.value.rate - a.value.rate || b.count - a.count || (a.id < b.id ? -1 : 1));
+    const picks: typeof byCost = [];
+    let rate = ownRate;
+    for (const js of byCost) {
+      if (rate <= target + 1e-9 && picks.length > 0) break;
+      picks.push(js);
+      rate -= js.value.rate;
+    }
+    // Only what another worker can take (water-filled like the claim plan), else keep it.
+    const plan = planClaims(
+      picks.map((j) => ({ id: j.id, jobs: j.count, rate: j.value.rate })),
+      others,
     );
-    if (!taker) {
-      this.log.warn({ jobset: pick.id }, 'falling behind but no other worker has room: keeping the work');
+    const release = new Map<string, Ownership>();
+    let shedRate = 0;
+    for (const js of picks) {
+      const o = this.owned.get(js.id);
+      if (!o || (plan.get(js.id)?.length ?? 0) === 0) continue;
+      release.set(js.id, o);
+      shedRate += js.value.rate;
+    }
+    if (release.size === 0) {
+      this.log.warn({ target }, 'falling behind but no other worker has room: keeping the work');
       return;
     }
-    const o = this.owned.get(pick.id);
-    if (!o) return;
-    this.inflight.set(pick.id, this.clock.now());
+    for (const id of release.keys()) this.inflight.set(id, this.clock.now());
     try {
-      await this.releaseJobsets(new Map([[pick.id, o]]), true);
+      await this.releaseJobsets(release, true);
+      const kept = Math.max(0, ownRate - shedRate);
+      this.shed.shed(kept, this.clock.now());
       this.log.info(
-        { jobset: pick.id, jobs: pick.count, rate: pick.value.rate },
-        'shed jobset into the waiting queue',
+        {
+          jobsets: [...release.keys()],
+          shedRate: Math.round(shedRate * 1000) / 1000,
+          keptRate: Math.round(kept * 1000) / 1000,
+          target: Math.round(target * 1000) / 1000,
+          slope,
+        },
+        'shed jobsets into the waiting queue',
       );
-      this.emit('ownership', { acquired: [], lost: [pick.id], reason: 'shed (falling behind)' });
+      this.emit('ownership', { acquired: [], lost: [...release.keys()], reason: 'shed (falling behind)' });
+      this.lastPublishAt = 0;
+      this.schedulePublish();
     } finally {
-      this.inflight.delete(pick.id);
+      for (const id of release.keys()) this.inflight.delete(id);
       this.scheduleReact();
     }
   }
@@ -510,7 +538,9 @@ export class EtcdCoordinator implements Coordinator {
       jobs,
       jobsets: this.owned.size,
       lagP99Ms: this.lagP99Ms === null ? null : quantizeLag(this.lagP99Ms),
-      shedding: this.shedding,
+      shedding: this.shed.shedding,
+      rateCap: this.shed.rateCap,
+      pauseMarginMs: this.opts.onPartition === 'pause' ? defaultMarginMs(this.opts.leaseTtlSec) : null,
     });
   }
 
@@ -636,7 +666,8 @@ export class EtcdCoordinator implements Coordinator {
       try {
         let session: Session;
         const ttl = await rpc.keepAliveOnce(old.leaseId, Math.min(1500, old.ttlMs / 3));
-        this.lastNetOkAt = this.clock.now();
+        // The network evidence stands until recovery is done (lastNetOkAt below): a `continue`
+        // worker keeps running what it holds while it re-lists, instead of skipping those slots.
         if (ttl > 0) {
           session = Session.resume(rpc, old.leaseId, ttl, sentAt, this.sessionOpts());
           this.log.info({}, 'etcd reachable again; the lease survived');
@@ -652,6 +683,7 @@ export class EtcdCoordinator implements Coordinator {
         await this.reconcileAfterRecovery(session);
         if ((this.phase as Phase) !== 'recovering') return;
         this.phase = 'running';
+        this.lastNetOkAt = this.clock.now();
         this.startSession(session);
         this.opts.metrics.etcdUp.set(1);
         this.joinGraceUntil = this.clock.now();
@@ -672,7 +704,10 @@ export class EtcdCoordinator implements Coordinator {
         } else {
           this.log.debug({ err: describeError(err), attempt }, 'reconnect attempt failed');
         }
-        await this.sleep(this.backoffMs(attempt));
+        // Never slower than the keepalive cadence: etcd extends every lease when it elects a leader
+        // (e.g. restarted after an outage), and a retry that comes later than that extension
+        // (TTL + election timeout) loses a lease that had survived, making others take over.
+        await this.sleep(Math.min(this.backoffMs(attempt), Math.max(250, Math.floor(old.ttlMs / 3))));
       }
     }
   }
@@ -828,12 +863,17 @@ export class EtcdCoordinator implements Coordinator {
     return { jobs, rate };
   }
 
-  private hasRoomFor(jobs: number): boolean {
-    return this.opts.capacity === null || this.myLoad().jobs + jobs <= this.opts.capacity;
+  private hasRoomFor(jobs: number, rate: number): boolean {
+    const mine = this.myLoad();
+    return hasRoom(
+      { id: this.me, capacity: this.opts.capacity, ...mine, shedding: false, rateCap: this.shed.rateCap },
+      jobs,
+      rate,
+    );
   }
 
   private evaluateFree(): void {
-    if (this.phase !== 'running' || this.shedding || !this.session?.valid()) return;
+    if (this.phase !== 'running' || this.shed.shedding || !this.session?.valid()) return;
     const now = this.clock.now();
     if (now < this.joinGraceUntil) {
       if (!this.joinTimer) {
@@ -859,6 +899,7 @@ export class EtcdCoordinator implements Coordinator {
         jobs: l.jobs,
         rate: l.rate,
         shedding: w.value.shedding,
+        rateCap: w.value.rateCap,
       });
     }
     const mine = this.myLoad();
@@ -867,7 +908,8 @@ export class EtcdCoordinator implements Coordinator {
       capacity: this.opts.capacity,
       jobs: mine.jobs,
       rate: mine.rate,
-      shedding: this.shedding,
+      shedding: this.shed.shedding,
+      rateCap: this.shed.rateCap,
     });
     const plan = planClaims(
       free.map((j) => ({ id: j.id, jobs: j.count, rate: j.value.rate })),
@@ -912,7 +954,12 @@ export class EtcdCoordinator implements Coordinator {
     if (this.mirror.fresh.has(jsid)) return { takenOver: false, dueSince: now };
     const ttlMs = this.opts.leaseTtlSec * 1000;
     const freed = this.mirror.freedAt.get(jsid);
-    if (freed !== undefined) return { takenOver: true, dueSince: freed - ttlMs - 1000 };
+    if (freed !== undefined) {
+      // A `pause` owner ran it until its own deadline, ≥ its margin before the expiry we saw:
+      // catching up an earlier slot would run it twice. A `continue` owner (or a crash) → once.
+      const pause = this.mirror.freedPauseMarginMs.get(jsid);
+      return { takenOver: true, dueSince: pause !== undefined ? freed - pause : freed - ttlMs - 1000 };
+    }
     return { takenOver: true, dueSince: now - ttlMs };
   }
 
@@ -952,7 +999,7 @@ export class EtcdCoordinator implements Coordinator {
     if (!session || this.phase !== 'running' || !js || this.inflight.has(jsid) || this.owned.has(jsid))
       return;
     if (rec && rec.value.owner !== null) return;
-    if (!this.hasRoomFor(js.count)) return;
+    if (!this.hasRoomFor(js.count, js.value.rate)) return;
     this.clearBackup(jsid);
     const ctx = this.catchUpFor(jsid);
     this.inflight.set(jsid, this.clock.now());
@@ -1002,7 +1049,7 @@ export class EtcdCoordinator implements Coordinator {
     // Stop running it before the txn: the taker catches up any slot from `since` on.
     this.owned.delete(jsid);
     this.emitJobs();
-    const since = this.clock.now();
+    const since = this.handoffTime();
     const rpc = this.requireRpc();
     const key = this.keys.owner(jsid);
     let given = false;
@@ -1061,7 +1108,7 @@ export class EtcdCoordinator implements Coordinator {
       for (const id of held.keys()) this.owned.delete(id);
       this.emitJobs();
     }
-    const releasedAt = this.clock.now();
+    const releasedAt = this.handoffTime();
     const value = encode({ owner: null, releasedAt, by: this.me });
     const release = async (ids: string[]): Promise<boolean> => {
       const stateOps = this.takePendingStateOps(new Set(ids));
@@ -1382,6 +1429,18 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * Where the next owner of a jobset this worker stops running must catch up from: just after the
+   * latest slot the engine handed on. Not "now": a slot due a moment ago whose timer had not fired
+   * yet (busy event loop), or every slot since the engine stopped (graceful stop stops the engine
+   * before releasing), was never run here and would otherwise be lost.
+   */
+  private handoffTime(): number {
+    const now = this.clock.now();
+    const h = this.dispatchHorizon?.();
+    return h === undefined || !Number.isFinite(h) ? now : Math.min(now, Math.floor(h) + 1);
+  }
 
   private requireRpc(): EtcdRpc {
     if (!this.rpc) throw new ClusterError(ClusterErrorCode.STOPPED, 'no etcd connection');

@@ -82,6 +82,10 @@ export class Mirror {
   admin: AdminRec | null = null;
   /** local time an owner key disappeared (lease expiry): failover catch-up starts before it */
   readonly freedAt = new Map<string, number>();
+  /** for a jobset in freedAt whose owner ran `--on-partition pause`: its published pauseMarginMs */
+  readonly freedPauseMarginMs = new Map<string, number>();
+  /** last record seen of each worker id (a lease expiry deletes it in the same revision as its owner keys) */
+  private readonly lastWorker = new Map<string, WorkerRec>();
   /** jobsets seen created while watching and never owned since: a claim is not a takeover */
   readonly fresh = new Set<string>();
   /** local time each jobset was first seen without a live owner (waiting queue age) */
@@ -95,6 +99,7 @@ export class Mirror {
 
   /** Replaces everything with a fresh listing at `rev` (initial list, reconnect, compaction). */
   replace(kvs: KeyValue[], rev: number): MirrorChange {
+    const prevOwners = new Map(this.owners);
     const hadOwner = new Set([...this.owners].filter(([, o]) => o.value.owner !== null).map(([id]) => id));
     const initial = this.rev === 0;
     this.workers.clear();
@@ -108,8 +113,12 @@ export class Mirror {
     for (const kv of kvs) this.put(kv, change, false);
     this.rev = rev;
     const now = this.clock.now();
-    for (const id of hadOwner) if (!this.hasLiveOwner(id) && this.jobsets.has(id)) this.freedAt.set(id, now);
-    if (initial) this.freedAt.clear();
+    for (const id of hadOwner)
+      if (!this.hasLiveOwner(id) && this.jobsets.has(id)) this.freed(id, prevOwners.get(id), now);
+    if (initial) {
+      this.freedAt.clear();
+      this.freedPauseMarginMs.clear();
+    }
     this.refreshFreeSince();
     return change;
   }
@@ -172,6 +181,17 @@ export class Mirror {
     for (const id of this.freeSince.keys()) if (!this.jobsets.has(id)) this.freeSince.delete(id);
     for (const id of this.freedAt.keys())
       if (!this.jobsets.has(id) || this.hasLiveOwner(id)) this.freedAt.delete(id);
+    for (const id of this.freedPauseMarginMs.keys())
+      if (!this.freedAt.has(id)) this.freedPauseMarginMs.delete(id);
+  }
+
+  /** Records that `jsid` lost its owner `prev` (lease gone) at `at`, and how that owner behaves cut off. */
+  private freed(jsid: string, prev: OwnerRec | undefined, at: number): void {
+    this.freedAt.set(jsid, at);
+    const w = prev?.value.owner ? this.lastWorker.get(prev.value.owner) : undefined;
+    const margin = w && w.lease === prev?.lease ? w.value.pauseMarginMs : null;
+    if (margin !== null && margin !== undefined) this.freedPauseMarginMs.set(jsid, margin);
+    else this.freedPauseMarginMs.delete(jsid);
   }
 
   private put(kv: KeyValue, change: MirrorChange, live: boolean): void {
@@ -184,7 +204,9 @@ export class Mirror {
           this.bad(kv.key);
           return;
         }
-        this.workers.set(k.id, { value, lease: kv.lease, createRev: kv.createRev, modRev: kv.modRev });
+        const rec = { value, lease: kv.lease, createRev: kv.createRev, modRev: kv.modRev };
+        this.workers.set(k.id, rec);
+        this.lastWorker.set(k.id, rec);
         change.workers = true;
         return;
       }
@@ -258,7 +280,7 @@ export class Mirror {
       case 'owner': {
         const prev = this.owners.get(k.id);
         this.owners.delete(k.id);
-        if (prev && prev.value.owner !== null) this.freedAt.set(k.id, this.clock.now());
+        if (prev && prev.value.owner !== null) this.freed(k.id, prev, this.clock.now());
         change.owners.add(k.id);
         return;
       }

@@ -13,6 +13,11 @@ export interface Candidate {
   jobs: number;
   rate: number;
   shedding: boolean;
+  /**
+   * most checks/s this worker takes (set by the worker itself after it shed work: the load it
+   * showed it can serve); null/absent = no limit
+   */
+  rateCap?: number | null;
 }
 
 export interface FreeJobset {
@@ -38,8 +43,10 @@ export function rendezvous(a: string, b: string): number {
 
 const round = (x: number): number => Math.round(x * 1e6) / 1e6;
 
-function hasRoom(c: Candidate, jobs: number): boolean {
-  return c.capacity === null || c.jobs + jobs <= c.capacity;
+/** Room for `jobs` more jobs (`--capacity`) and `rate` more checks/s (the worker's rate cap). */
+export function hasRoom(c: Candidate, jobs: number, rate: number): boolean {
+  if (c.capacity !== null && c.jobs + jobs > c.capacity) return false;
+  return c.rateCap === undefined || c.rateCap === null || c.rate + rate <= c.rateCap + 1e-6;
 }
 
 /**
@@ -55,7 +62,7 @@ export function planClaims(free: FreeJobset[], candidates: Candidate[]): Map<str
   );
   const out = new Map<string, string[]>();
   for (const js of order) {
-    const eligible = work.filter((c) => hasRoom(c, js.jobs));
+    const eligible = work.filter((c) => hasRoom(c, js.jobs, js.rate));
     eligible.sort(
       (a, b) =>
         round(a.rate) - round(b.rate) ||
@@ -90,8 +97,10 @@ export interface OwnedJobset {
   owner: string;
   jobs: number;
   rate: number;
-  /** false: recently moved or has a pending move; never picked */
+  /** false: has a pending move; never picked */
   movable: boolean;
+  /** recently moved away from this worker: not moved back to it (no ping-pong) */
+  notTo?: string | undefined;
 }
 
 export interface Move {
@@ -133,7 +142,13 @@ export function planMoves(workers: Candidate[], owned: OwnedJobset[], opts: Move
         const gap = giver.rate - receiver.rate;
         if (gap <= band) break;
         const pick = pool
-          .filter((j) => j.owner === giver.id && j.rate <= gap / 2 + 1e-9 && hasRoom(receiver, j.jobs))
+          .filter(
+            (j) =>
+              j.owner === giver.id &&
+              j.notTo !== receiver.id &&
+              j.rate <= gap / 2 + 1e-9 &&
+              hasRoom(receiver, j.jobs, j.rate),
+          )
           .sort((a, b) => b.rate - a.rate || b.jobs - a.jobs || (a.id < b.id ? -1 : 1))[0];
         if (!pick) continue;
         planned = { jobset: pick.id, from: giver.id, to: receiver.id };

@@ -17,6 +17,14 @@ export interface WorkerValue {
   jobsets: number;
   lagP99Ms: number | null;
   shedding: boolean;
+  /** most checks/s it takes after having shed work (docs/CLUSTER.md "shedding"); null = no limit */
+  rateCap: number | null;
+  /**
+   * `--on-partition pause`: cut off from etcd, this worker stops running its jobsets at least this
+   * many ms before its lease can expire, so a taker catches up only from (expiry seen − this).
+   * null (`continue`): it keeps running them (docs/CLUSTER.md "Catch-up").
+   */
+  pauseMarginMs: number | null;
 }
 
 /** `jobsets/<jsid>`, written by the admin only. */
@@ -86,6 +94,8 @@ export function parseWorker(buf: Buffer): WorkerValue | null {
     jobsets: num(v.jobsets, 0),
     lagP99Ms: typeof v.lagP99Ms === 'number' ? v.lagP99Ms : null,
     shedding: v.shedding === true,
+    rateCap: typeof v.rateCap === 'number' && v.rateCap >= 0 ? v.rateCap : null,
+    pauseMarginMs: typeof v.pauseMarginMs === 'number' && v.pauseMarginMs >= 0 ? v.pauseMarginMs : null,
   };
 }
 
