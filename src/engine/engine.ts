@@ -57,12 +57,21 @@ export class Engine {
   private lagTimer: NodeJS.Timeout | null = null;
   /** checks not started because the coordinator said this worker may not run them (lease lost, paused) */
   skippedNotOwned = 0;
+  /**
+   * Latest slot handed on by the scheduler. One timer turn hands on every due slot at or before its
+   * own time, so every slot of an owned job at or before this was dispatched and every later one was
+   * not: a jobset given away continues exactly after it (no slot run twice, none skipped).
+   */
+  private dispatchedThrough = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly deps: {
       clock: Clock;
       runner: CheckRunner;
-      coordinator: Coordinator & { mayRun?(): boolean };
+      coordinator: Coordinator & {
+        mayRun?(): boolean;
+        setDispatchHorizon?(horizon: () => number): void;
+      };
       outputs: ResultOutputs;
       logger: Logger;
       maxBatch?: number;
@@ -77,6 +86,7 @@ export class Engine {
   }
 
   start(): void {
+    this.deps.coordinator.setDispatchHorizon?.(() => this.dispatchedThrough);
     this.deps.coordinator.onOwnedChange((owned) => this.setOwned(owned));
     if (this.deps.coordinator.reportLag) {
       this.lagTimer = setInterval(() => this.reportLag(), 1000);
@@ -128,6 +138,7 @@ export class Engine {
 
   private dispatch(batch: DueCheck[]): void {
     if (this.stopping) return;
+    for (const d of batch) if (d.scheduledAt > this.dispatchedThrough) this.dispatchedThrough = d.scheduledAt;
     if (this.deps.coordinator.mayRun && !this.deps.coordinator.mayRun()) {
       this.skippedNotOwned += batch.length;
       return;
