@@ -215,8 +215,12 @@ export async function startApp(opts: RunOptions): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
         await config.close();
-        await engine?.stop(STOP_GRACE_MS / 2);
+        // Order matters for "a planned stop misses no slot": stop handing on slots, hand the
+        // jobsets back (their new owners continue right after our last dispatched slot), and
+        // only then wait for our in-flight checks, however slow they are.
+        engine?.stopScheduling();
         await coordinator?.stop();
+        await engine?.drain(STOP_GRACE_MS / 2);
         sinks.selfEvent({
           kind: 'worker_stopped',
           at: clock.now(),

@@ -211,12 +211,26 @@ export class Engine {
   }
 
   /** Stop scheduling; wait (bounded) for in-flight checks so their results are delivered. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stop handing on new checks. In-flight checks go on and their results are still delivered;
+   * the owned set is frozen so that a release by the coordinator does not drop those results.
+   */
+  stopScheduling(): void {
     this.stopping = true;
     this.scheduler.stop();
     if (this.lagTimer) clearInterval(this.lagTimer);
+  }
+
+  /** Wait (bounded) for in-flight checks so their results are delivered, then close the pool. */
+  async drain(graceMs: number): Promise<void> {
+    this.stopScheduling();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
     await this.deps.runner.close(Math.max(0, graceMs / 4));
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopScheduling();
+    await this.drain(graceMs);
   }
 }
