@@ -146,9 +146,21 @@ export async function startApp(opts: RunOptions): Promise<App> {
 
   const badFiles = new Set<string>();
   const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
+  let announced = false;
   config.onSnapshot((s) => {
     snapshot = s;
     secrets.set(secretsOf(s));
+    // Routes first: the self events below (and worker_started) go to the sinks this snapshot names.
+    sinks.configure(s.endpoints, s.self);
+    if (!announced) {
+      announced = true;
+      sinks.selfEvent({
+        kind: 'worker_started',
+        at: clock.now(),
+        worker: opts.id,
+        message: `worker ${opts.id} started`,
+      });
+    }
     const nowBad = new Set(s.problems.map((p) => p.file));
     for (const p of s.problems) {
       logger.error(
@@ -183,7 +195,6 @@ export async function startApp(opts: RunOptions): Promise<App> {
     }
     badFiles.clear();
     for (const f of nowBad) badFiles.add(f);
-    sinks.configure(s.endpoints, s.self);
     coordinator?.setDesired?.(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
@@ -192,12 +203,6 @@ export async function startApp(opts: RunOptions): Promise<App> {
     );
   });
 
-  sinks.selfEvent({
-    kind: 'worker_started',
-    at: clock.now(),
-    worker: opts.id,
-    message: `worker ${opts.id} started`,
-  });
   logger.info(
     {
       listen: server.address,
