@@ -5,7 +5,7 @@
  */
 import { AlertBook } from '../alerts/index.js';
 import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
-import type { StateChange } from '../model/alert.js';
+import type { Health, StateChange } from '../model/alert.js';
 import type { Clock } from '../model/clock.js';
 import type { CheckSpec, Endpoint } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
@@ -50,7 +50,10 @@ export class Engine {
   /** job names in status() order, sorted once per setOwned: sorting 10,000 names per status call took ~20 ms of the main thread */
   private order: string[] = [];
   private readonly scheduler: Scheduler;
-  private readonly alerts = new AlertBook();
+  /** Health of `depends_on` parents owned by other workers (cluster mode), refreshed from the coordinator. */
+  private readonly remoteParents = new Map<string, Health>();
+  private readonly alerts = new AlertBook({ parentState: (name) => this.remoteParents.get(name) });
+  private parentTimer: NodeJS.Timeout | null = null;
   readonly lag = new LagTracker();
   private inflight = new Set<Promise<void>>();
   private stopping = false;
@@ -91,6 +94,12 @@ export class Engine {
     if (this.deps.coordinator.reportLag) {
       this.lagTimer = setInterval(() => this.reportLag(), 1000);
       this.lagTimer.unref();
+    }
+    if (this.deps.coordinator.mode !== 'standalone') {
+      // Parents owned elsewhere: their state lives in etcd (written on changes only); a read of a
+      // few keys every 2 s keeps suppression right across workers without any per-check traffic.
+      this.parentTimer = setInterval(() => void this.refreshRemoteParents(), 2000);
+      this.parentTimer.unref();
     }
   }
 
@@ -171,6 +180,26 @@ export class Engine {
     }
   }
 
+  /** Refresh the health of `depends_on` parents this worker does not own (runs every 2 s in a cluster). */
+  refreshRemoteParents(): Promise<void> {
+    const wanted = new Set<string>();
+    for (const job of this.jobs.values()) {
+      for (const p of job.endpoint.dependsOn) if (!this.jobs.has(p)) wanted.add(p);
+    }
+    for (const name of this.remoteParents.keys()) if (!wanted.has(name)) this.remoteParents.delete(name);
+    if (wanted.size === 0) return Promise.resolve();
+    return this.deps.coordinator.loadAlertStates([...wanted]).then(
+      (states) => {
+        for (const name of wanted) {
+          const st = states.get(name);
+          if (st) this.remoteParents.set(name, st.state);
+          else this.remoteParents.delete(name);
+        }
+      },
+      (err: unknown) => this.deps.logger.debug({ err }, 'could not refresh remote parent states'),
+    );
+  }
+
   private reportLag(): void {
     const now = this.deps.clock.now();
     const stats = new Map<string, { lagMs: number; intervalMs: number }>();
@@ -219,6 +248,7 @@ export class Engine {
     this.stopping = true;
     this.scheduler.stop();
     if (this.lagTimer) clearInterval(this.lagTimer);
+    if (this.parentTimer) clearInterval(this.parentTimer);
   }
 
   /** Wait (bounded) for in-flight checks so their results are delivered, then close the pool. */

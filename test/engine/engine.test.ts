@@ -1,0 +1,175 @@
+/**
+ * The engine loop with a fake clock, a fake runner and a fake coordinator: owned jobs are checked
+ * on schedule, results flow to the outputs, a coordinator that says "may not run" stops dispatch,
+ * and a child whose depends_on parent is owned by another worker (DOWN in etcd) is suppressed.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ClusterStatus, Coordinator, OwnedJob } from '../../src/cluster/coordinator.js';
+import { type CheckRunner, Engine } from '../../src/engine/engine.js';
+import type { AlertState, StateChange } from '../../src/model/alert.js';
+import { FakeClock } from '../../src/model/clock.js';
+import type { CheckSpec, Endpoint } from '../../src/model/endpoint.js';
+import { silentLogger } from '../../src/model/logger.js';
+import type { CheckResult } from '../../src/model/result.js';
+
+function endpoint(name: string, dependsOn: string[] = []): Endpoint {
+  return {
+    id: name,
+    name,
+    url: `http://${name}`,
+    method: 'GET',
+    headers: {},
+    body: null,
+    timeoutMs: 1000,
+    connectTimeoutMs: 1000,
+    followRedirects: false,
+    maxRedirects: 0,
+    tlsVerify: true,
+    keepalive: false,
+    maxBodyBytes: 1024,
+    successTests: [],
+    responseJsonValues: [],
+    file: 'f.yml',
+    line: 1,
+    schedule: { kind: 'interval', everyMs: 1000 },
+    alert: { failureThreshold: 1, successThreshold: 1 },
+    dependsOn,
+    tags: [],
+    sinks: {
+      postEndpoint: null,
+      postApiKey: null,
+      postJsonInfo: null,
+      postService: null,
+      aws: null,
+      datadog: null,
+    },
+    hash: `h-${name}`,
+  };
+}
+
+class FakeRunner implements CheckRunner {
+  ran: Array<{ id: string; scheduledAt: number }> = [];
+  constructor(private readonly ok: (spec: CheckSpec) => boolean) {}
+  async run(batch: Array<{ spec: CheckSpec; scheduledAt: number }>, onResult: (r: CheckResult) => void) {
+    for (const { spec, scheduledAt } of batch) {
+      this.ran.push({ id: spec.id, scheduledAt });
+      const ok = this.ok(spec);
+      onResult({
+        endpoint: spec.id,
+        scheduled_at: scheduledAt,
+        started_at: scheduledAt,
+        duration_ms: 1,
+        ok,
+        status_code: ok ? 200 : 503,
+        error: ok ? null : 'status 503',
+        values: {},
+        worker: 'w',
+      });
+    }
+  }
+  async close() {}
+}
+
+class FakeCoordinator implements Coordinator {
+  mode: 'standalone' | 'etcd' = 'etcd';
+  allowed = true;
+  remote = new Map<string, AlertState>();
+  saved: AlertState[] = [];
+  private listener: ((jobs: ReadonlyMap<string, OwnedJob>) => void) | null = null;
+  async start() {}
+  onOwnedChange(fn: (jobs: ReadonlyMap<string, OwnedJob>) => void) {
+    this.listener = fn;
+  }
+  own(eps: Endpoint[]) {
+    this.listener?.(new Map(eps.map((e) => [e.name, { endpoint: e, takenOver: false, dueSince: 0 }])));
+  }
+  async loadAlertStates(names: string[]) {
+    return new Map(names.flatMap((n) => (this.remote.has(n) ? [[n, this.remote.get(n)!] as const] : [])));
+  }
+  saveAlertState(s: AlertState) {
+    this.saved.push(s);
+  }
+  mayRun() {
+    return this.allowed;
+  }
+  ready() {
+    return true;
+  }
+  status(): ClusterStatus {
+    return { mode: 'etcd', self: 'w', admin: null, etcdUp: true, workers: [], jobsets: [], waiting: 0 };
+  }
+  async stop() {}
+}
+
+function setup(ok: (spec: CheckSpec) => boolean) {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const runner = new FakeRunner(ok);
+  const coordinator = new FakeCoordinator();
+  const results: CheckResult[] = [];
+  const changes: StateChange[] = [];
+  const engine = new Engine({
+    clock,
+    runner,
+    coordinator,
+    outputs: { result: (r) => results.push(r), stateChange: (c) => changes.push(c) },
+    logger: silentLogger,
+  });
+  engine.start();
+  return { clock, runner, coordinator, results, changes, engine };
+}
+
+describe('Engine', () => {
+  it('checks owned jobs once per slot and stops dispatching when the coordinator forbids it', async () => {
+    const t = setup(() => true);
+    t.coordinator.own([endpoint('a'), endpoint('b')]);
+    t.clock.advance(5_000);
+    await Promise.resolve();
+    const perJob = (id: string) => t.runner.ran.filter((r) => r.id === id).map((r) => r.scheduledAt);
+    expect(perJob('a')).toHaveLength(5);
+    expect(new Set(perJob('a')).size).toBe(5);
+    expect(t.results).toHaveLength(10);
+    t.coordinator.allowed = false;
+    t.clock.advance(3_000);
+    expect(t.runner.ran).toHaveLength(10);
+    expect(t.engine.skippedNotOwned).toBe(6);
+    await t.engine.stop(10);
+  });
+
+  it('persists state changes through the coordinator and suppresses a child whose remote parent is DOWN', async () => {
+    const t = setup((spec) => spec.id !== 'child');
+    t.coordinator.remote.set('parent', {
+      endpoint: 'parent',
+      state: 'DOWN',
+      consecutiveFailures: 3,
+      consecutiveSuccesses: 0,
+      since: 1,
+      reason: 'status 503',
+    });
+    t.coordinator.own([endpoint('child', ['parent'])]);
+    await t.engine.refreshRemoteParents();
+    t.clock.advance(1_000);
+    await Promise.resolve();
+    const down = t.changes.find((c) => c.endpoint === 'child' && c.to === 'DOWN');
+    expect(down?.suppressed).toBe(true);
+    expect(t.coordinator.saved.map((s) => [s.endpoint, s.state])).toContainEqual(['child', 'DOWN']);
+    await t.engine.stop(10);
+  });
+
+  it('does not suppress when the remote parent is UP', async () => {
+    const t = setup((spec) => spec.id !== 'child');
+    t.coordinator.remote.set('parent', {
+      endpoint: 'parent',
+      state: 'UP',
+      consecutiveFailures: 0,
+      consecutiveSuccesses: 1,
+      since: 1,
+      reason: null,
+    });
+    t.coordinator.own([endpoint('child', ['parent'])]);
+    await t.engine.refreshRemoteParents();
+    t.clock.advance(1_000);
+    await Promise.resolve();
+    expect(t.changes.find((c) => c.endpoint === 'child' && c.to === 'DOWN')?.suppressed).toBe(false);
+    await t.engine.stop(10);
+  });
+});
