@@ -138,6 +138,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
     logger: logger.child({ module: 'engine' }),
   });
   engine.start();
+  if (coordinator instanceof StandaloneCoordinator) {
+    const e = engine;
+    coordinator.setLagSource(() => e.lagP99());
+  }
   coordinator.onOwnedChange((owned) => {
     metrics.jobsOwned.set(owned.size);
     events.publish('ownership', { jobs: owned.size });

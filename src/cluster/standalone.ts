@@ -16,6 +16,7 @@ export class StandaloneCoordinator implements Coordinator {
   private loaded = false;
   private startedAt: number;
   private lastGood = new Map<string, Endpoint[]>();
+  private lagP99: () => number | null = () => null;
 
   constructor(
     private readonly workerId: string,
@@ -27,6 +28,11 @@ export class StandaloneCoordinator implements Coordinator {
   }
 
   async start(): Promise<void> {}
+
+  /** Where status() reads this worker's lag p99 (the engine's LagTracker). */
+  setLagSource(fn: () => number | null): void {
+    this.lagP99 = fn;
+  }
 
   /**
    * A file that breaks keeps its last good endpoints running (the problem is reported loudly
@@ -85,7 +91,7 @@ export class StandaloneCoordinator implements Coordinator {
           startedAt: this.startedAt,
           jobs: this.owned.size,
           jobsets: 0,
-          lagP99Ms: null,
+          lagP99Ms: this.lagP99(),
           shedding: false,
         },
       ],
