@@ -46,6 +46,7 @@ describe('sinks wired into watcher run', () => {
         '  scheme: http',
         '  interval: 1s',
         '  datadog:',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${VAR} for the config loader
         '    api_key: ${TEST_DD_KEY}',
         `    url: ${dd.url}`,
         '    tags: [team:test]',

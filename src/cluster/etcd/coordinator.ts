@@ -17,17 +17,31 @@ import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import type { ClusterStatus, Coordinator, OwnedJob } from '../coordinator.js';
 import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
+import { AlertStateStore } from './alert-states.js';
+import { BackupTimers, claimTxn } from './claims.js';
 import { cmp, connectEtcd, type EtcdRpc, op, withTimeout } from './client.js';
 import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
+import { handoverTxn, releaseTxns } from './handover.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror, type MirrorChange } from './mirror.js';
+import {
+  type CatchUp,
+  catchUpFor,
+  handoffTime,
+  loadOf,
+  type Ownership,
+  otherCandidates,
+} from './ownership.js';
 import { stableJson } from './packing.js';
 import { adminRank, type Candidate, hasRoom, planClaims } from './plan.js';
-import { defaultMarginMs, Session } from './session.js';
+import { registerWorker, workerRecord } from './registration.js';
+import { Session } from './session.js';
 import { ShedController, type ShedTuning } from './shedding.js';
 import { statusFromMirror } from './tools.js';
-import { encode, parseOwner } from './values.js';
+import { encode } from './values.js';
 import { RangeWatch } from './watch.js';
+
+export { quantizeLag } from './registration.js';
 
 export type ClusterMetrics = Pick<
   Metrics,
@@ -114,19 +128,6 @@ export interface CoordinatorEvents {
 
 type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
 
-interface Ownership {
-  token: number;
-  takenOver: boolean;
-  dueSince: number;
-  /** false until the first emission after acquisition */
-  announced: boolean;
-}
-
-interface CatchUp {
-  takenOver: boolean;
-  dueSince: number;
-}
-
 export class EtcdCoordinator implements Coordinator {
   readonly mode = 'etcd' as const;
   private readonly keys: Keys;
@@ -154,7 +155,7 @@ export class EtcdCoordinator implements Coordinator {
   private readonly inflight = new Map<string, number>();
   /** revision of this worker's last write that gave a jobset away: older mirror records are ignored */
   private readonly gaveAwayAt = new Map<string, number>();
-  private readonly backupTimers = new Map<string, TimerHandle>();
+  private readonly backupTimers: BackupTimers;
   private suspendedSince: number | null = null;
   private recoveryHeld: Map<string, Ownership> | null = null;
 
@@ -174,10 +175,7 @@ export class EtcdCoordinator implements Coordinator {
     { modRev: number; entries: Array<{ name: string; ep: Endpoint | null }> }
   >();
 
-  private readonly pendingStates = new Map<string, AlertState>();
-  private stateTimer: TimerHandle | null = null;
-  private stateAttempt = 0;
-  private flushing: Promise<void> | null = null;
+  private readonly alertStates: AlertStateStore;
 
   private publishTimer: TimerHandle | null = null;
   private lastPublishAt = 0;
@@ -213,6 +211,19 @@ export class EtcdCoordinator implements Coordinator {
     this.shed = new ShedController(this.tuning);
     this.startedAt = this.clock.now();
     this.mirror = new Mirror(this.keys, this.clock, this.log);
+    this.backupTimers = new BackupTimers(this.clock, this.tuning);
+    this.alertStates = new AlertStateStore({
+      rpc: () => this.rpc,
+      keys: this.keys,
+      clock: this.clock,
+      log: this.log,
+      running: () => this.phase === 'running',
+      jobsetOf: (name) => this.jobsetOfJob.get(name),
+      ownerToken: (jsid) => this.owned.get(jsid)?.token,
+      jobsetHasJob: (jsid, name) => !!this.mirror.jobsets.get(jsid)?.value.jobs[name],
+      backoffMs: (attempt) => this.backoffMs(attempt),
+      sleep: (ms) => this.sleep(ms),
+    });
   }
 
   // ------------------------------------------------------------------ public API
@@ -326,43 +337,12 @@ export class EtcdCoordinator implements Coordinator {
     return this.adminToken !== null;
   }
 
-  async loadAlertStates(names: string[]): Promise<Map<string, AlertState>> {
-    const out = new Map<string, AlertState>();
-    const rpc = this.rpc;
-    if (!rpc || names.length === 0) return out;
-    for (let i = 0; i < names.length; i += 100) {
-      const chunk = names.slice(i, i + 100);
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          const r = await rpc.txn(
-            [],
-            chunk.map((n) => op.get(this.keys.state(n))),
-          );
-          for (const resp of r.responses) {
-            const kv = resp.response_range?.kvs?.[0];
-            if (!kv) continue;
-            const st = parseAlertState(kv.value);
-            if (st) out.set(st.endpoint, st);
-          }
-          break;
-        } catch (err) {
-          if (attempt === 2)
-            this.log.warn({ err: describeError(err) }, 'could not load alert states from etcd');
-          else await this.sleep(200 * (attempt + 1));
-        }
-      }
-    }
-    return out;
+  loadAlertStates(names: string[]): Promise<Map<string, AlertState>> {
+    return this.alertStates.load(names);
   }
 
   saveAlertState(state: AlertState): void {
-    try {
-      if (!this.jobsetOfJob.has(state.endpoint)) return;
-      this.pendingStates.set(state.endpoint, { ...state });
-      this.scheduleStateFlush(0);
-    } catch (err) {
-      this.log.warn({ err: describeError(err) }, 'saveAlertState failed');
-    }
+    this.alertStates.save(state);
   }
 
   /**
@@ -405,20 +385,7 @@ export class EtcdCoordinator implements Coordinator {
    * most `target` (at least one), only those another live worker has room for.
    */
   private async shedDownTo(target: number, ownRate: number, slope: number | null): Promise<void> {
-    const loads = this.mirror.loads();
-    const others: Candidate[] = [];
-    for (const [id, w] of this.mirror.workers) {
-      if (id === this.me) continue;
-      const l = loads.get(id) ?? { jobs: 0, rate: 0 };
-      others.push({
-        id,
-        capacity: w.value.capacity,
-        jobs: l.jobs,
-        rate: l.rate,
-        shedding: w.value.shedding,
-        rateCap: w.value.rateCap,
-      });
-    }
+    const others = otherCandidates(this.mirror, this.me);
     const byCost = [...this.owned.keys()]
       .filter((id) => !this.inflight.has(id))
       .map((id) => this.mirror.jobsets.get(id))
@@ -526,59 +493,39 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   private workerValue(leaseId: string): string {
-    const jobs = this.jobsetOfJob.size;
-    // lag in 1-2-5 steps: a steady worker does not rewrite its record every few seconds
-    return encode({
+    return workerRecord({
       id: this.me,
       address: this.opts.address,
       capacity: this.opts.capacity,
       version: this.opts.version,
       startedAt: this.startedAt,
       leaseId,
-      jobs,
+      jobs: this.jobsetOfJob.size,
       jobsets: this.owned.size,
-      lagP99Ms: this.lagP99Ms === null ? null : quantizeLag(this.lagP99Ms),
+      lagP99Ms: this.lagP99Ms,
       shedding: this.shed.shedding,
       rateCap: this.shed.rateCap,
-      pauseMarginMs: this.opts.onPartition === 'pause' ? defaultMarginMs(this.opts.leaseTtlSec) : null,
+      onPartition: this.opts.onPartition,
+      leaseTtlSec: this.opts.leaseTtlSec,
     });
   }
 
-  /**
-   * workers/<id> under our lease, created only if absent. An existing registration under another
-   * lease is waited out for one TTL (a restarted worker's previous lease may still be running out);
-   * if it is still alive then, another live worker uses this id: CLUSTER_ID_IN_USE.
-   */
   private async register(session: Session): Promise<void> {
     const rpc = this.requireRpc();
-    const key = this.keys.worker(this.me);
-    const waitUntil = this.clock.now() + session.ttlMs + 1500;
-    for (let i = 0; i < 1000; i++) {
-      const r = await rpc.txn(
-        [cmp.create(key, 0)],
-        [op.put(key, this.workerValue(session.leaseId), session.leaseId)],
-        [op.get(key)],
-      );
-      if (r.succeeded) return;
-      const kv = r.responses[0]?.response_range?.kvs?.[0];
-      if (!kv) continue;
-      if (String(kv.lease) === session.leaseId) return;
-      if (this.clock.now() >= waitUntil) {
-        throw new ClusterError(
-          ClusterErrorCode.ID_IN_USE,
-          `worker id "${this.me}" is already registered by a live worker in cluster "${this.opts.cluster}"; give each worker a unique --id`,
-        );
-      }
-      if (i === 0)
-        this.log.info(
-          { worker: this.me },
-          'worker id still registered (previous process?); waiting for its lease to expire',
-        );
-      await this.sleep(250);
-      if (this.phase === 'stopping' || this.phase === 'stopped')
-        throw new ClusterError(ClusterErrorCode.STOPPED, 'stopped');
-    }
-    throw new ClusterError(ClusterErrorCode.ID_IN_USE, `worker id "${this.me}" could not be registered`);
+    await registerWorker(
+      {
+        rpc,
+        keys: this.keys,
+        me: this.me,
+        cluster: this.opts.cluster,
+        clock: this.clock,
+        log: this.log,
+        value: (leaseId) => this.workerValue(leaseId),
+        sleep: (ms) => this.sleep(ms),
+        stopping: () => this.phase === 'stopping' || this.phase === 'stopped',
+      },
+      session,
+    );
   }
 
   /** Lists the coordination keys at one revision and (re)starts the watch right after it. */
@@ -852,15 +799,7 @@ export class EtcdCoordinator implements Coordinator {
   // ------------------------------------------------------------------ claiming
 
   private myLoad(): { jobs: number; rate: number } {
-    let jobs = 0;
-    let rate = 0;
-    for (const jsid of [...this.owned.keys(), ...this.inflight.keys()]) {
-      const js = this.mirror.jobsets.get(jsid);
-      if (!js) continue;
-      jobs += js.count;
-      rate += js.value.rate;
-    }
-    return { jobs, rate };
+    return loadOf(this.mirror, [...this.owned.keys(), ...this.inflight.keys()]);
   }
 
   private hasRoomFor(jobs: number, rate: number): boolean {
@@ -886,22 +825,9 @@ export class EtcdCoordinator implements Coordinator {
     }
     const free = this.mirror.freeJobsets().filter((j) => !this.inflight.has(j.id));
     const freeIds = new Set(free.map((j) => j.id));
-    for (const id of [...this.backupTimers.keys()]) if (!freeIds.has(id)) this.clearBackup(id);
+    for (const id of this.backupTimers.ids()) if (!freeIds.has(id)) this.clearBackup(id);
     if (free.length === 0) return;
-    const loads = this.mirror.loads();
-    const candidates: Candidate[] = [];
-    for (const [id, w] of this.mirror.workers) {
-      if (id === this.me) continue;
-      const l = loads.get(id) ?? { jobs: 0, rate: 0 };
-      candidates.push({
-        id,
-        capacity: w.value.capacity,
-        jobs: l.jobs,
-        rate: l.rate,
-        shedding: w.value.shedding,
-        rateCap: w.value.rateCap,
-      });
-    }
+    const candidates: Candidate[] = otherCandidates(this.mirror, this.me);
     const mine = this.myLoad();
     candidates.push({
       id: this.me,
@@ -924,72 +850,26 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   private ensureBackup(jsid: string, rank: number): void {
-    if (this.backupTimers.has(jsid)) return;
-    const delay = rank * this.tuning.claimStepMs + Math.floor(Math.random() * this.tuning.claimJitterMs);
-    this.backupTimers.set(
-      jsid,
-      this.clock.setTimeout(() => {
-        this.backupTimers.delete(jsid);
-        if (this.phase === 'running' && this.mirror.isFree(jsid)) void this.claim(jsid);
-      }, delay),
-    );
+    this.backupTimers.ensure(jsid, rank, () => {
+      if (this.phase === 'running' && this.mirror.isFree(jsid)) void this.claim(jsid);
+    });
   }
 
   private clearBackup(jsid: string): void {
-    const t = this.backupTimers.get(jsid);
-    if (t) this.clock.clearTimeout(t);
-    this.backupTimers.delete(jsid);
+    this.backupTimers.clear(jsid);
   }
 
   private clearBackupTimers(): void {
-    for (const t of this.backupTimers.values()) this.clock.clearTimeout(t);
-    this.backupTimers.clear();
+    this.backupTimers.clearAll();
   }
 
-  /** Where a claimer catches up from: released → its release time; lease expiry → one TTL before. */
   private catchUpFor(jsid: string): CatchUp {
-    const now = this.clock.now();
-    const rec = this.mirror.owners.get(jsid);
-    if (rec && rec.value.owner === null) return { takenOver: true, dueSince: rec.value.releasedAt ?? now };
-    if (this.mirror.fresh.has(jsid)) return { takenOver: false, dueSince: now };
-    const ttlMs = this.opts.leaseTtlSec * 1000;
-    const freed = this.mirror.freedAt.get(jsid);
-    if (freed !== undefined) {
-      // A `pause` owner ran it until its own deadline, ≥ its margin before the expiry we saw:
-      // catching up an earlier slot would run it twice. A `continue` owner (or a crash) → once.
-      const pause = this.mirror.freedPauseMarginMs.get(jsid);
-      return { takenOver: true, dueSince: pause !== undefined ? freed - pause : freed - ttlMs - 1000 };
-    }
-    return { takenOver: true, dueSince: now - ttlMs };
+    return catchUpFor(this.mirror, jsid, this.opts.leaseTtlSec, this.clock.now());
   }
 
-  /**
-   * The claim transaction: owner key unchanged since we read it, jobset still exists, our
-   * registration still under our lease → owner = us, under our lease. Returns the fencing token
-   * (revision) or null if someone else won. An error is re-read: a retried txn may have applied.
-   */
   private async claimTxn(jsid: string, observed: number, session: Session): Promise<number | null> {
     const rpc = this.requireRpc();
-    const key = this.keys.owner(jsid);
-    try {
-      const r = await rpc.txn(
-        [
-          cmp.mod(key, observed),
-          cmp.exists(this.keys.jobset(jsid)),
-          cmp.lease(this.keys.worker(this.me), session.leaseId),
-        ],
-        [op.put(key, encode({ owner: this.me, since: this.clock.now() }), session.leaseId)],
-      );
-      if (r.succeeded) return r.rev;
-      if (!r.retried) return null;
-      throw new ClusterError(ClusterErrorCode.UNREACHABLE, 'claim retried: outcome unknown');
-    } catch (err) {
-      const g = await rpc.get(key);
-      const v = g.kv ? parseOwner(g.kv.value) : null;
-      if (g.kv && v?.owner === this.me && g.kv.lease === session.leaseId) return g.kv.modRev;
-      if (g.kv?.modRev === observed || (!g.kv && observed === 0)) throw err;
-      return null;
-    }
+    return claimTxn(rpc, this.keys, this.me, this.clock, jsid, observed, session.leaseId);
   }
 
   private async claim(jsid: string): Promise<void> {
@@ -1025,19 +905,6 @@ export class EtcdCoordinator implements Coordinator {
 
   // ------------------------------------------------------------------ handing jobsets back
 
-  /** State puts of pending alert states of these jobsets' jobs (travel inside the fenced txn). */
-  private takePendingStateOps(jsids: Set<string>): Array<ReturnType<typeof op.put>> {
-    const ops: Array<ReturnType<typeof op.put>> = [];
-    for (const [name, st] of this.pendingStates) {
-      const jsid = [...jsids].find((id) => this.mirror.jobsets.get(id)?.value.jobs[name]);
-      if (jsid && ops.length < 100) {
-        ops.push(op.put(this.keys.state(name), JSON.stringify(st)));
-        this.pendingStates.delete(name);
-      }
-    }
-    return ops;
-  }
-
   /** Planned move: one fenced txn gives the jobset to `to` under ITS lease and deletes the move. */
   private async handover(jsid: string, to: string, moveRev: number): Promise<void> {
     const o = this.owned.get(jsid);
@@ -1045,43 +912,26 @@ export class EtcdCoordinator implements Coordinator {
     const session = this.session;
     if (!o || !target || !session || this.inflight.has(jsid)) return;
     this.inflight.set(jsid, this.clock.now());
-    const stateOps = this.takePendingStateOps(new Set([jsid]));
+    const stateOps = this.alertStates.takePendingOps(new Set([jsid]));
     // Stop running it before the txn: the taker catches up any slot from `since` on.
     this.owned.delete(jsid);
     this.emitJobs();
     const since = this.handoffTime();
     const rpc = this.requireRpc();
-    const key = this.keys.owner(jsid);
     let given = false;
     try {
-      const r = await rpc.txn(
-        [
-          cmp.mod(key, o.token),
-          cmp.lease(this.keys.worker(to), target.lease),
-          cmp.mod(this.keys.move(jsid), moveRev),
-        ],
-        [
-          op.put(key, encode({ owner: to, since, from: this.me }), target.lease),
-          op.del(this.keys.move(jsid)),
-          ...stateOps,
-        ],
-      );
-      given = r.succeeded;
-      if (given) this.gaveAwayAt.set(jsid, r.rev);
-      else if (r.retried)
-        throw new ClusterError(ClusterErrorCode.UNREACHABLE, 'handover retried: outcome unknown');
-    } catch (err) {
-      try {
-        const g = await rpc.get(key);
-        const v = g.kv ? parseOwner(g.kv.value) : null;
-        if (v?.owner === to && g.kv) {
-          given = true;
-          this.gaveAwayAt.set(jsid, g.kv.modRev);
-        }
-      } catch {
-        // unknown: the mirror will tell (react() adopts it back if still ours)
-      }
-      this.log.debug({ jobset: jsid, err: describeError(err) }, 'handover txn failed');
+      const givenAt = await handoverTxn(rpc, this.keys, this.log, {
+        jsid,
+        to,
+        targetLease: target.lease,
+        token: o.token,
+        moveRev,
+        since,
+        me: this.me,
+        stateOps,
+      });
+      given = givenAt !== null;
+      if (givenAt !== null) this.gaveAwayAt.set(jsid, givenAt);
     } finally {
       this.inflight.delete(jsid);
     }
@@ -1110,23 +960,7 @@ export class EtcdCoordinator implements Coordinator {
     }
     const releasedAt = this.handoffTime();
     const value = encode({ owner: null, releasedAt, by: this.me });
-    const release = async (ids: string[]): Promise<boolean> => {
-      const stateOps = this.takePendingStateOps(new Set(ids));
-      const r = await rpc.txn(
-        ids.map((id) => cmp.mod(this.keys.owner(id), held.get(id)!.token)),
-        [...ids.map((id) => op.put(this.keys.owner(id), value)), ...stateOps],
-      );
-      return r.succeeded;
-    };
-    const ids = [...held.keys()];
-    const groups: string[][] = [];
-    for (let i = 0; i < ids.length; i += 25) groups.push(ids.slice(i, i + 25));
-    await Promise.all(
-      groups.map(async (g) => {
-        const ok = await release(g).catch(() => false);
-        if (!ok && g.length > 1) await Promise.all(g.map((id) => release([id]).catch(() => false)));
-      }),
-    );
+    await releaseTxns(rpc, this.keys, held, value, (ids) => this.alertStates.takePendingOps(ids));
   }
 
   // ------------------------------------------------------------------ admin role
@@ -1290,60 +1124,6 @@ export class EtcdCoordinator implements Coordinator {
     m.spareCapacity.set(unbounded ? -1 : spare);
   }
 
-  // ------------------------------------------------------------------ alert state
-
-  private scheduleStateFlush(ms: number): void {
-    if (this.stateTimer || this.pendingStates.size === 0) return;
-    this.stateTimer = this.clock.setTimeout(() => {
-      this.stateTimer = null;
-      if (!this.flushing) {
-        this.flushing = this.flushStates().finally(() => {
-          this.flushing = null;
-        });
-      }
-    }, ms);
-  }
-
-  /** One fenced txn per owned jobset: the state puts apply only while we still own it. */
-  private async flushStates(): Promise<void> {
-    const rpc = this.rpc;
-    if (!rpc || this.phase !== 'running' || this.pendingStates.size === 0) {
-      if (this.pendingStates.size > 0) this.scheduleStateFlush(this.backoffMs(this.stateAttempt++));
-      return;
-    }
-    const byJobset = new Map<string, AlertState[]>();
-    for (const [name, st] of this.pendingStates) {
-      const jsid = this.jobsetOfJob.get(name);
-      if (!jsid || !this.owned.has(jsid)) {
-        this.pendingStates.delete(name);
-        continue;
-      }
-      const list = byJobset.get(jsid) ?? [];
-      list.push(st);
-      byJobset.set(jsid, list);
-    }
-    let failed = false;
-    for (const [jsid, states] of byJobset) {
-      const o = this.owned.get(jsid);
-      if (!o) continue;
-      const batch = states.slice(0, 100);
-      try {
-        const r = await rpc.txn(
-          [cmp.mod(this.keys.owner(jsid), o.token)],
-          batch.map((st) => op.put(this.keys.state(st.endpoint), JSON.stringify(st))),
-        );
-        for (const st of batch)
-          if (this.pendingStates.get(st.endpoint) === st) this.pendingStates.delete(st.endpoint);
-        if (!r.succeeded) this.log.debug({ jobset: jsid }, 'alert state not saved: jobset no longer ours');
-      } catch (err) {
-        failed = true;
-        this.log.debug({ err: describeError(err) }, 'saving alert state failed; will retry');
-      }
-    }
-    this.stateAttempt = failed ? this.stateAttempt + 1 : 0;
-    if (this.pendingStates.size > 0) this.scheduleStateFlush(failed ? this.backoffMs(this.stateAttempt) : 0);
-  }
-
   // ------------------------------------------------------------------ publishing our worker record
 
   private schedulePublish(): void {
@@ -1379,10 +1159,11 @@ export class EtcdCoordinator implements Coordinator {
   private async doStop(): Promise<void> {
     const prev = this.phase;
     this.phase = 'stopping';
-    for (const t of [this.resyncTimer, this.joinTimer, this.adminTimer, this.stateTimer, this.publishTimer]) {
+    for (const t of [this.resyncTimer, this.joinTimer, this.adminTimer, this.publishTimer]) {
       if (t) this.clock.clearTimeout(t);
     }
-    this.resyncTimer = this.joinTimer = this.adminTimer = this.stateTimer = this.publishTimer = null;
+    this.resyncTimer = this.joinTimer = this.adminTimer = this.publishTimer = null;
+    this.alertStates.cancelTimer();
     this.clearBackupTimers();
     this.adminDuties?.stop();
     const adminToken = this.adminToken;
@@ -1430,16 +1211,9 @@ export class EtcdCoordinator implements Coordinator {
 
   // ------------------------------------------------------------------ helpers
 
-  /**
-   * Where the next owner of a jobset this worker stops running must catch up from: just after the
-   * latest slot the engine handed on. Not "now": a slot due a moment ago whose timer had not fired
-   * yet (busy event loop), or every slot since the engine stopped (graceful stop stops the engine
-   * before releasing), was never run here and would otherwise be lost.
-   */
+  /** See handoffTime() in ownership.ts. */
   private handoffTime(): number {
-    const now = this.clock.now();
-    const h = this.dispatchHorizon?.();
-    return h === undefined || !Number.isFinite(h) ? now : Math.min(now, Math.floor(h) + 1);
+    return handoffTime(this.clock.now(), this.dispatchHorizon);
   }
 
   private requireRpc(): EtcdRpc {
@@ -1468,16 +1242,6 @@ export class EtcdCoordinator implements Coordinator {
   }
 }
 
-/** Rounds a lag up to the 1-2-5 series (0, 1, 2, 5, 10, 20, 50, ... ms). */
-export function quantizeLag(ms: number): number {
-  if (ms < 0.5) return 0;
-  let step = 1;
-  for (;;) {
-    for (const m of [1, 2, 5]) if (ms <= step * m) return step * m;
-    step *= 10;
-  }
-}
-
 function sameJobs(a: ReadonlyMap<string, OwnedJob>, b: ReadonlyMap<string, OwnedJob>): boolean {
   if (a.size !== b.size) return false;
   for (const [name, x] of a) {
@@ -1486,24 +1250,6 @@ function sameJobs(a: ReadonlyMap<string, OwnedJob>, b: ReadonlyMap<string, Owned
       return false;
   }
   return true;
-}
-
-function parseAlertState(buf: Buffer): AlertState | null {
-  try {
-    const v = JSON.parse(buf.toString('utf8')) as Partial<AlertState>;
-    if (typeof v.endpoint !== 'string' || (v.state !== 'UP' && v.state !== 'DOWN' && v.state !== 'UNKNOWN'))
-      return null;
-    return {
-      endpoint: v.endpoint,
-      state: v.state,
-      consecutiveFailures: typeof v.consecutiveFailures === 'number' ? v.consecutiveFailures : 0,
-      consecutiveSuccesses: typeof v.consecutiveSuccesses === 'number' ? v.consecutiveSuccesses : 0,
-      since: typeof v.since === 'number' ? v.since : 0,
-      reason: typeof v.reason === 'string' ? v.reason : null,
-    };
-  } catch {
-    return null;
-  }
 }
 
 export function createEtcdCoordinator(opts: EtcdCoordinatorOptions): EtcdCoordinator {
