@@ -8,41 +8,24 @@ import { cmp, type EtcdRpc, op } from './client.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import type { Keys } from './keys.js';
 import { defaultMarginMs, type Session } from './session.js';
-import { encode } from './values.js';
+import { encode, type WorkerValue } from './values.js';
 
-export interface WorkerRecordInput {
-  id: string;
-  address: string;
-  capacity: number | null;
-  version: string;
-  startedAt: number;
-  leaseId: string;
-  jobs: number;
-  jobsets: number;
-  lagP99Ms: number | null;
-  shedding: boolean;
-  rateCap: number | null;
+/** What the worker knows about itself; `pauseMarginMs` is derived from the partition mode. */
+export type WorkerRecordInput = Omit<WorkerValue, 'pauseMarginMs'> & {
   onPartition: 'continue' | 'pause';
   leaseTtlSec: number;
-}
+};
 
 /** The encoded workers/<id> value. */
 export function workerRecord(w: WorkerRecordInput): string {
   // lag in 1-2-5 steps: a steady worker does not rewrite its record every few seconds
-  return encode({
-    id: w.id,
-    address: w.address,
-    capacity: w.capacity,
-    version: w.version,
-    startedAt: w.startedAt,
-    leaseId: w.leaseId,
-    jobs: w.jobs,
-    jobsets: w.jobsets,
+  const { onPartition, leaseTtlSec, ...value } = w;
+  const record: WorkerValue = {
+    ...value,
     lagP99Ms: w.lagP99Ms === null ? null : quantizeLag(w.lagP99Ms),
-    shedding: w.shedding,
-    rateCap: w.rateCap,
-    pauseMarginMs: w.onPartition === 'pause' ? defaultMarginMs(w.leaseTtlSec) : null,
-  });
+    pauseMarginMs: onPartition === 'pause' ? defaultMarginMs(leaseTtlSec) : null,
+  };
+  return encode(record);
 }
 
 /** Rounds a lag up to the 1-2-5 series (0, 1, 2, 5, 10, 20, 50, ... ms). */
