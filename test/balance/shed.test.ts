@@ -5,10 +5,9 @@
  * threshold (100 ms = 10% of 1 s), and then nothing flaps: the slow worker recovers once, is
  * never handed back what it shed (rate cap), and never sheds again.
  *
- * The steady-load observation lasts 40 s instead of a minute: it spans the whole 30 s recovery
- * window (where shedding ends and the worker may take work again) plus a full 5 s shedding window
- * after it, which is where a flap (re-claim → overload → shed) would show; a longer run adds
- * time, not coverage.
+ * The steady-load observation lasts a minute, as the issue asks: it spans the whole 30 s recovery
+ * window (where shedding ends and the worker may take work again) and several 5 s shedding windows
+ * after it, which is where a flap (re-claim → overload → shed) would show.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
@@ -104,17 +103,17 @@ describe('lag shedding (worker processes)', () => {
       `[balance] shed: lag < ${THRESHOLD_MS} ms for every job ${settledMs} ms after the idle worker joined; slow ${slowJobs}, idle ${idleJobs}`,
     );
 
-    // Steady load for 40 s (see the header): the slow worker recovers once and never flaps.
+    // Steady load for a minute (see the header): the slow worker recovers once and never flaps.
     const shedsBefore = slow.logs().filter((l) => l.msg === 'shed jobsets into the waiting queue').length;
     const slowSeries: number[] = [];
-    const until = Date.now() + 40_000;
+    const until = Date.now() + 60_000;
     await waitFor(
       async () => {
         const n = await owned(slow);
         if (Number.isFinite(n)) slowSeries.push(n);
         return Date.now() >= until;
       },
-      { timeoutMs: 50_000, intervalMs: 1000, message: '40 s of steady load' },
+      { timeoutMs: 70_000, intervalMs: 1000, message: 'a minute of steady load' },
     );
     const logs = slow.logs();
     expect(logs.filter((l) => l.msg === 'falling behind: shedding work, not claiming')).toHaveLength(1);
@@ -128,5 +127,5 @@ describe('lag shedding (worker processes)', () => {
     expect([...end.values()].filter((j) => j.lag >= THRESHOLD_MS)).toEqual([]);
     const rec = await workerRecord(idle, 'slow');
     expect(rec?.shedding).toBe(false);
-  }, 120_000);
+  }, 150_000);
 });

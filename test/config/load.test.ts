@@ -116,8 +116,9 @@ describe('loadDir', () => {
   });
 });
 
-describe('performance', () => {
-  it('loads a folder of 1,000 endpoints in well under a second', async () => {
+describe('a large folder', () => {
+  // How fast this is, is measured in bench/config (a timed unit test on a shared box only flakes).
+  it('loads 1,000 endpoints in 20 files without a problem', async () => {
     const files: Record<string, string> = {};
     for (let f = 0; f < 20; f++) {
       let text = 'defaults:\n  scheme: http\n  timeout: 2s\n  alert:\n    failure_threshold: 2\n';
@@ -133,29 +134,9 @@ describe('performance', () => {
       files[`file${String(f).padStart(2, '0')}.yml`] = text;
     }
     const dir = dirWith(files);
-    // Warm up (schema compiled, modules loaded, JIT warm), as in a running worker's reload; the
-    // cold figure of the CLI is measured in validate-cli.test.ts.
-    await loadDir(dirWith({ 'warm.yml': files['file00.yml']! }));
-    // CPU time is what the loader costs; wall time on a 2-core box shared with other suites mostly
-    // measures the neighbours. Best of up to 3 runs, so that one burst of contention does not fail
-    // the test while a real regression (2-3x slower) still does. Both figures are printed.
-    const runs: { wallMs: number; cpuMs: number }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const s = await loadDir(dir);
-      const wallMs = performance.now() - t0;
-      const used = process.cpuUsage(cpu0);
-      expect(s.problems).toEqual([]);
-      expect(s.endpoints).toHaveLength(1000);
-      runs.push({ wallMs, cpuMs: (used.user + used.system) / 1000 });
-      if (runs.at(-1)!.cpuMs < 1000) break;
-    }
-    const best = runs.reduce((a, b) => (b.cpuMs < a.cpuMs ? b : a));
-    console.log(
-      `loadDir, 1000 endpoints in 20 files: ${runs.map((r) => `${r.wallMs.toFixed(0)} ms wall / ${r.cpuMs.toFixed(0)} ms CPU`).join('; ')}`,
-    );
-    expect(best.cpuMs).toBeLessThan(1000);
-    expect(best.wallMs).toBeLessThan(5000);
+    const s = await loadDir(dir);
+    expect(s.problems).toEqual([]);
+    expect(s.endpoints).toHaveLength(1000);
+    expect(s.files.every((f) => f.ok && f.endpoints === 50)).toBe(true);
   });
 });

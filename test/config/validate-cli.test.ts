@@ -15,14 +15,13 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const BASE_ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const t0 = performance.now();
   const r = spawnSync(process.execPath, [MAIN, 'validate', ...args], {
     cwd: ROOT,
     env: { ...BASE_ENV, ...env },
     encoding: 'utf8',
     timeout: 20_000,
   });
-  return { code: r.status, out: r.stdout, err: r.stderr, ms: performance.now() - t0 };
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 beforeAll(() => {
@@ -112,7 +111,7 @@ describe('watcher validate', () => {
     expect(help.out).toContain('Usage: watcher validate');
   });
 
-  it('validates 1,000 endpoints quickly, cold start included', () => {
+  it('validates a folder of 1,000 endpoints (speed: bench/config)', () => {
     const dir = mkdtempSync(join(tmp, 'perf-'));
     for (let f = 0; f < 20; f++) {
       let text = '';
@@ -125,8 +124,6 @@ describe('watcher validate', () => {
     const r = run([dir]);
     expect(r.out).toBe('20 files, 1000 endpoints, no problems\n');
     expect(r.code).toBe(0);
-    console.log(`watcher validate, 1000 endpoints, cold process: ${r.ms.toFixed(0)} ms wall`);
-    expect(r.ms).toBeLessThan(5000); // a hang guard; the loader's own budget is asserted in load.test.ts
   });
 });
 

@@ -359,20 +359,17 @@ describe('Scheduler: scale', () => {
   const many = (n: number, schedule: Schedule): ScheduledJob[] =>
     Array.from({ length: n }, (_, i) => ({ id: `svc-${i}.example.com/health`, schedule, hash: 'h' }));
 
-  it('set() of 10,000 jobs is cheap and a reload of them keeps every due time', () => {
+  it('set() of 10,000 jobs schedules them all and a reload of them keeps every due time', () => {
+    // set() cost is measured in bench/schedule, not asserted here
     const clock = new FakeClock(T0);
     const h = track(harness(clock));
-    const js = many(10_000, every(30_000));
-    h.sched.set(many(100, every(30_000))); // warm up the JIT
-    const t = performance.now();
-    h.sched.set(js);
-    const first = performance.now() - t;
-    expect(h.sched.size).toBe(10_000);
-    const t2 = performance.now();
     h.sched.set(many(10_000, every(30_000)));
-    const reload = performance.now() - t2;
-    expect(first).toBeLessThan(100);
-    expect(reload).toBeLessThan(100);
+    expect(h.sched.size).toBe(10_000);
+    clock.advance(1_000);
+    const before = many(10_000, every(30_000)).map((j) => h.sched.nextDueOf(j.id));
+    h.sched.set(many(10_000, every(30_000)));
+    expect(h.sched.size).toBe(10_000);
+    expect(many(10_000, every(30_000)).map((j) => h.sched.nextDueOf(j.id))).toEqual(before);
   });
 
   it('10,000 jobs with the same interval are spread: each once per period, few per ms', () => {
