@@ -3,7 +3,6 @@
  * a module it does not own. Startup order: logger -> metrics -> status server -> coordinator ->
  * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
  */
-import { readFileSync } from 'node:fs';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator } from './cluster/coordinator.js';
@@ -81,21 +80,16 @@ export async function startApp(opts: RunOptions): Promise<App> {
   });
 
   if (opts.etcd) {
-    const { createEtcdCoordinator } = await import('./cluster/etcd/index.js');
+    const { createEtcdCoordinator, credentialsFromFlags } = await import('./cluster/etcd/index.js');
     const etcd = createEtcdCoordinator({
       endpoints: opts.etcd,
-      tls:
-        opts.etcdCa || opts.etcdCert
-          ? {
-              ca: opts.etcdCa ? readFileSync(opts.etcdCa) : undefined,
-              cert: opts.etcdCert ? readFileSync(opts.etcdCert) : undefined,
-              key: opts.etcdKey ? readFileSync(opts.etcdKey) : undefined,
-            }
-          : undefined,
-      auth:
-        opts.etcdUser && opts.etcdPassword
-          ? { username: opts.etcdUser, password: opts.etcdPassword }
-          : undefined,
+      ...credentialsFromFlags({
+        ca: opts.etcdCa,
+        cert: opts.etcdCert,
+        key: opts.etcdKey,
+        user: opts.etcdUser,
+        password: opts.etcdPassword,
+      }),
       cluster: opts.cluster,
       workerId: opts.id,
       address: server.address,

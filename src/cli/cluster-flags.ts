@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { ClusterToolOptions } from '../cluster/etcd/index.js';
+import { type ClusterToolOptions, credentialsFromFlags } from '../cluster/etcd/index.js';
 import { UsageError } from '../model/errors.js';
 import { RUN_FLAGS } from './options.js';
 
@@ -11,15 +10,6 @@ export const CLUSTER_FLAGS = Object.fromEntries(
   ]),
 );
 
-function readPem(flag: string, path: string | undefined): Buffer | undefined {
-  if (!path) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
-
 export function clusterToolOptions(values: Record<string, string | boolean | undefined>): ClusterToolOptions {
   const s = (k: string) => values[k] as string | undefined;
   const etcd = s('etcd')
@@ -27,17 +17,25 @@ export function clusterToolOptions(values: Record<string, string | boolean | und
     .map((u) => u.trim())
     .filter(Boolean);
   if (!etcd || etcd.length === 0) throw new UsageError('--etcd URLS is required (or WATCHER_ETCD)');
-  const ca = readPem('etcd-ca', s('etcd-ca'));
-  const cert = readPem('etcd-cert', s('etcd-cert'));
-  const key = readPem('etcd-key', s('etcd-key'));
   const user = s('etcd-user');
   const password = s('etcd-password');
   if ((user === undefined) !== (password === undefined))
     throw new UsageError('--etcd-user and --etcd-password go together');
+  let credentials: ReturnType<typeof credentialsFromFlags>;
+  try {
+    credentials = credentialsFromFlags({
+      ca: s('etcd-ca'),
+      cert: s('etcd-cert'),
+      key: s('etcd-key'),
+      user,
+      password,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   return {
     endpoints: etcd,
     cluster: s('cluster') ?? 'default',
-    tls: ca || cert ? { ca, cert, key } : undefined,
-    auth: user && password ? { username: user, password } : undefined,
+    ...credentials,
   };
 }

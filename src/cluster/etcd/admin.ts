@@ -10,7 +10,7 @@ import type { ConfigSnapshot, RawEndpoint } from '../../config/types.js';
 import type { Clock, TimerHandle } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
-import { typicalIntervalMs } from '../../schedule/slots.js';
+import { typicalIntervalMs } from '../../schedule/index.js';
 import { cmp, type EtcdRpc, type Op, op, opSize } from './client.js';
 import { describeError } from './errors.js';
 import type { Keys } from './keys.js';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * The etcd client factory and the thin, typed RPC layer every other file of cluster/etcd/ uses.
  * Only this file touches the `etcd3` package. It avoids the package's traps (REFERENCE.md):
@@ -107,6 +108,40 @@ function retryPolicy(attempts: number): Policy {
     },
   };
   return policy as unknown as Policy;
+}
+
+/** Credential flags as the user gave them: PEM file paths, user and password. */
+export interface EtcdCredentialFlags {
+  ca?: string | null;
+  cert?: string | null;
+  key?: string | null;
+  user?: string | null;
+  password?: string | null;
+}
+
+/**
+ * Reads the PEM files named by the flags (shared by `watcher run`, `status` and `apply`).
+ * Throws ClusterError CLUSTER_CONFIG naming the flag and file when one cannot be read.
+ */
+export function credentialsFromFlags(f: EtcdCredentialFlags): Pick<EtcdClientOptions, 'tls' | 'auth'> {
+  const pem = (flag: string, path: string | null | undefined): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ClusterError(
+        ClusterErrorCode.CONFIG,
+        `--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  };
+  const ca = pem('etcd-ca', f.ca);
+  const cert = pem('etcd-cert', f.cert);
+  const key = pem('etcd-key', f.key);
+  return {
+    tls: ca || cert ? { ca, cert, key } : undefined,
+    auth: f.user && f.password ? { username: f.user, password: f.password } : undefined,
+  };
 }
 
 export function validateClientOptions(opts: EtcdClientOptions): void {

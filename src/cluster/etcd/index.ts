@@ -3,7 +3,13 @@
  */
 
 export type { ScalingEvent } from './admin.js';
-export { buildClientOptions, classifyEtcdError, type EtcdClientOptions } from './client.js';
+export {
+  buildClientOptions,
+  classifyEtcdError,
+  credentialsFromFlags,
+  type EtcdClientOptions,
+  type EtcdCredentialFlags,
+} from './client.js';
 export {
   type ClusterMetrics,
   type CoordinatorEvents,
