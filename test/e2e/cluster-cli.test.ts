@@ -32,6 +32,7 @@ describe('watcher apply / status', () => {
   let target: Target;
   let dir: string;
   let worker: WorkerProcess;
+  let own: string;
   const etcdFlag = () => ['--etcd', etcd.clientUrls.join(','), '--cluster', 'cli'];
 
   beforeAll(async () => {
@@ -43,7 +44,7 @@ describe('watcher apply / status', () => {
     for (let i = 0; i < 6; i++) lines.push(`${host}/count/cli-${i}:`, '  scheme: http', '  interval: 1s');
     writeFileSync(join(dir, 'jobs.yml'), `${lines.join('\n')}\n`);
     // the worker has an empty folder of its own: the desired state comes from `watcher apply`
-    const own = mkdtempSync(join(tmpdir(), 'watcher-cli-own-'));
+    own = mkdtempSync(join(tmpdir(), 'watcher-cli-own-'));
     worker = await spawnWorker({
       id: 'cli-w1',
       etcd: etcd.clientUrls,
@@ -59,6 +60,7 @@ describe('watcher apply / status', () => {
     await target?.close();
     await etcd?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (own) rmSync(own, { recursive: true, force: true });
   });
 
   it('apply pushes the folder and the worker checks it', async () => {

@@ -38,7 +38,6 @@ describe('watcher run (standalone)', () => {
     target = await startTarget();
     dir = mkdtempSync(join(tmpdir(), 'watcher-e2e-'));
     resultsFile = join(dir, 'results.jsonl');
-    mkdtempSync(join(dir, 'x-'));
     writeFileSync(
       join(dir, 'endpoints.d.yml'),
       [
