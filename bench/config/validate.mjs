@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // How fast endpoint files load: `watcher validate` on 1,000 endpoints (a cold process, as a user
-// runs it) and the in-process loader (warm, as a running worker reloads). Run after `npm run build`:
+// runs it) and the in-process loader (warm, as a running worker reloads). References in the same
+// run: a bare `node -e 0`, and a cold process that only parses the same files with the `yaml`
+// library (parseDocument + toJS, as the loader must). Run after `npm run build`:
 //   node bench/config/validate.mjs [--runs 5] [--endpoints 1000] [--files 20]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,14 +41,30 @@ for (let f = 0; f < files; f++) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const cold = [];
+const yamlOnly = `
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { parseDocument, LineCounter } = await import(${JSON.stringify(pathToFileURL(join(root, 'node_modules/yaml/dist/index.js')).href)});
+  const dir = ${JSON.stringify(dir)};
+  let n = 0;
+  for (const f of readdirSync(dir).sort()) {
+    const doc = parseDocument(readFileSync(dir + '/' + f, 'utf8'), { lineCounter: new LineCounter(), merge: true, uniqueKeys: false });
+    n += Object.keys(doc.toJS()).length;
+  }
+  if (n < ${endpoints}) process.exit(1);`;
+const cases = {
+  node: [process.execPath, ['-e', '0']],
+  yaml: [process.execPath, ['--input-type=module', '-e', yamlOnly]],
+  validate: [process.execPath, [join(root, 'dist/cli/main.js'), 'validate', dir]],
+};
+const cold = { node: [], yaml: [], validate: [] };
 for (let i = 0; i < runs; i++) {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), 'validate', dir], {
-    encoding: 'utf8',
-  });
-  cold.push(performance.now() - t0);
-  if (r.status !== 0) throw new Error(`validate failed: ${r.stdout}${r.stderr}`);
+  // interleaved, so that a noisy moment on the machine hits all three alike
+  for (const [name, [cmd, args]] of Object.entries(cases)) {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    cold[name].push(performance.now() - t0);
+    if (r.status !== 0) throw new Error(`${name} failed: ${r.stdout}${r.stderr}`);
+  }
 }
 
 const { loadDir } = await import(pathToFileURL(join(root, 'dist/config/index.js')).href);
@@ -69,6 +87,10 @@ const f = (xs) =>
 console.log(
   `${endpoints} endpoints in ${files} files, ${runs} runs, load average ${loadavg()[0].toFixed(1)}`,
 );
-console.log(`watcher validate, cold process (wall): ${f(cold)}`);
+console.log(`node -e 0 (reference):                ${f(cold.node)}`);
+console.log(`yaml parse only, cold (reference):    ${f(cold.yaml)}`);
+console.log(`watcher validate, cold process (wall): ${f(cold.validate)}`);
+const ratio = cold.validate.map((v, i) => v / cold.yaml[i]);
+console.log(`validate / yaml-only, per run:         median ${median(ratio).toFixed(2)}x`);
 console.log(`loadDir in process, warm (wall):       ${f(warm)}`);
 console.log(`loadDir in process, warm (CPU):        ${f(cpu)}`);

@@ -1,52 +1,60 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { CFG } from './codes.js';
 import { didYouMean } from './did-you-mean.js';
+import { validateEndpoint, validateFile } from './generated/schema-validators.js';
 import { displayPath } from './problems.js';
 
 /**
- * The published JSON Schema (schema/endpoints.schema.json), compiled once on first use, and the
- * mapping of ajv errors to coded, human messages with a path that callers turn into a position.
+ * The published JSON Schema (schema/endpoints.schema.json) as validators compiled at build time
+ * (schema/build-validators.mjs), and the mapping of ajv errors to coded, human messages with a
+ * path that callers turn into a position.
  */
 
 /** Absolute path of the published schema file (two levels up from src/config or dist/config). */
 export const SCHEMA_FILE = fileURLToPath(new URL('../../schema/endpoints.schema.json', import.meta.url));
 
 type Json = Record<string, unknown>;
-interface Compiled {
-  schema: Json;
+interface Definitions {
   defs: Record<string, Json>;
-  file: ValidateFunction;
-  endpoint: ValidateFunction;
+  /** JSON text of each definition -> its name: ajv's errors carry copies of the schema objects */
+  byText: Map<string, string>;
 }
 
-let compiled: Compiled | null = null;
+const validators = {
+  file: validateFile as ValidateFunction,
+  endpoint: validateEndpoint as ValidateFunction,
+};
 
-function compile(): Compiled {
-  if (compiled) return compiled;
+let definitions: Definitions | null = null;
+
+/** The schema's definitions, read only when an error must be explained (or fields listed). */
+function loadDefinitions(): Definitions {
+  if (definitions) return definitions;
   const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as Json;
-  const ajv = new Ajv({
-    allErrors: true,
-    verbose: true,
-    allowUnionTypes: true,
-    strict: true,
-    strictRequired: false,
-  });
-  ajv.addSchema(schema);
-  const id = schema.$id as string;
-  compiled = {
-    schema,
-    defs: schema.definitions as Record<string, Json>,
-    file: ajv.getSchema(id)!,
-    endpoint: ajv.getSchema(`${id}#/definitions/endpoint`)!,
-  };
-  return compiled;
+  const defs = schema.definitions as Record<string, Json>;
+  const byText = new Map(Object.entries(defs).map(([name, d]) => [JSON.stringify(d), name] as const));
+  definitions = { defs, byText };
+  return definitions;
+}
+
+const defNames = new WeakMap<object, string | null>();
+
+/** Which definition an error's parent schema is (null for an inline sub-schema). */
+function definitionOf(ps: Json | undefined): string | null {
+  if (!ps) return null;
+  let name = defNames.get(ps);
+  if (name === undefined) {
+    name = loadDefinitions().byText.get(JSON.stringify(ps)) ?? null;
+    defNames.set(ps, name);
+  }
+  return name;
 }
 
 /** Field names an endpoint accepts (from the schema). */
 export function endpointFields(): string[] {
-  return Object.keys(compile().defs.endpoint!.properties as Json);
+  return Object.keys(loadDefinitions().defs.endpoint!.properties as Json);
 }
 
 export interface SchemaIssue {
@@ -95,13 +103,14 @@ function words(list: string[]): string {
   return list.length <= 1 ? (list[0] ?? '') : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`;
 }
 
-function mapError(e: ErrorObject, c: Compiled, fileRoot: boolean): SchemaIssue | null {
+function mapError(e: ErrorObject, fileRoot: boolean): SchemaIssue | null {
   const segs = decodePointer(e.instancePath);
   const shownPath = (p: string[]) => {
     const rel = fileRoot && p.length > 0 && !RESERVED.has(p[0]!) ? p.slice(1) : p;
     return displayPath(rel);
   };
   const ps = e.parentSchema as Json | undefined;
+  const def = definitionOf(ps);
   const field = shownPath(segs);
   switch (e.keyword) {
     case 'if':
@@ -110,11 +119,11 @@ function mapError(e: ErrorObject, c: Compiled, fileRoot: boolean): SchemaIssue |
       const name = String((e.params as { additionalProperty: string }).additionalProperty);
       const path = [...segs, name];
       const known = Object.keys((ps?.properties as Json | undefined) ?? {});
-      if (ps === c.defs.jsonTest) known.push('status_code', 'latency_ms');
+      if (def === 'jsonTest') known.push('status_code', 'latency_ms');
       const guess = didYouMean(name, known);
       let message = `unknown field \`${shownPath(path)}\``;
       if (guess) message += `; did you mean \`${guess}\`?`;
-      else if (ps === c.defs.self && name in (c.defs.endpoint!.properties as Json))
+      else if (def === 'self' && endpointFields().includes(name))
         message += ' (`self` takes sink fields only)';
       return { path, at: 'key', code: CFG.UNKNOWN_FIELD, message };
     }
@@ -161,7 +170,7 @@ function mapError(e: ErrorObject, c: Compiled, fileRoot: boolean): SchemaIssue |
     }
     case 'pattern':
     case 'exclusiveMinimum':
-      if (ps === c.defs.duration) {
+      if (def === 'duration') {
         return {
           path: segs,
           at: 'value',
@@ -169,7 +178,7 @@ function mapError(e: ErrorObject, c: Compiled, fileRoot: boolean): SchemaIssue |
           message: `\`${field}\`: ${shown(e.data)} is not a duration (write e.g. 500ms, 5s, 2m, 1h; a number means seconds)`,
         };
       }
-      if (ps === c.defs.size) {
+      if (def === 'size') {
         return {
           path: segs,
           at: 'value',
@@ -180,7 +189,7 @@ function mapError(e: ErrorObject, c: Compiled, fileRoot: boolean): SchemaIssue |
       break;
     case 'minimum':
     case 'maximum': {
-      if (ps === c.defs.size) {
+      if (def === 'size') {
         return { path: segs, at: 'value', code: CFG.SIZE, message: `\`${field}\` must be at least 1 byte` };
       }
       const { comparison, limit } = e.params as { comparison: string; limit: number };
@@ -203,10 +212,10 @@ function mapError(e: ErrorObject, c: Compiled, fileRoot: boolean): SchemaIssue |
   };
 }
 
-function mapErrors(errors: ErrorObject[] | null | undefined, c: Compiled, fileRoot: boolean): SchemaIssue[] {
+function mapErrors(errors: ErrorObject[] | null | undefined, fileRoot: boolean): SchemaIssue[] {
   const issues: SchemaIssue[] = [];
   for (const e of errors ?? []) {
-    const i = mapError(e, c, fileRoot);
+    const i = mapError(e, fileRoot);
     if (i) issues.push(i);
   }
   // An unknown field usually is the misspelt required one: report only the unknown field.
@@ -218,12 +227,12 @@ function mapErrors(errors: ErrorObject[] | null | undefined, c: Compiled, fileRo
 
 /** Validate a whole parsed file (a mapping). Paths start at the endpoint / `defaults` / `self` key. */
 export function validateFileValue(value: unknown): SchemaIssue[] {
-  const c = compile();
-  return c.file(value) ? [] : mapErrors(c.file.errors, c, true);
+  const v = validators.file;
+  return v(value) ? [] : mapErrors(v.errors, true);
 }
 
 /** Validate one endpoint spec (as stored in etcd). Paths start at the field. */
 export function validateEndpointSpec(spec: unknown): SchemaIssue[] {
-  const c = compile();
-  return c.endpoint(spec) ? [] : mapErrors(c.endpoint.errors, c, false);
+  const v = validators.endpoint;
+  return v(spec) ? [] : mapErrors(v.errors, false);
 }

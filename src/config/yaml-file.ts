@@ -139,24 +139,34 @@ function makeLocate(doc: Document, lc: LineCounter): Locate {
  */
 function duplicateKeyErrors(doc: Document): YAMLParseError[] {
   const out: YAMLParseError[] = [];
-  visit(doc, {
-    Map(_k, map) {
-      if (map.items.length < 2) return;
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
+  // a plain walk: yaml's visit() builds a frozen path array per node, a third of this pass's cost
+  const walk = (node: unknown): void => {
+    if (isMap(node)) {
+      const seen = node.items.length > 1 ? new Set<unknown>() : null;
+      for (const pair of node.items) {
         const key = pair.key;
-        if (!isScalar(key)) continue;
-        const v = key.value;
-        if (typeof v === 'symbol' || (typeof v === 'number' && Number.isNaN(v))) continue;
-        if (seen.has(v)) {
-          const at = key.range?.[0] ?? 0;
-          out.push(new YAMLParseError([at, at + 1], 'DUPLICATE_KEY', 'Map keys must be unique'));
-        } else {
-          seen.add(v);
+        if (seen && isScalar(key)) {
+          const v = key.value;
+          if (typeof v !== 'symbol' && !(typeof v === 'number' && Number.isNaN(v))) {
+            if (seen.has(v)) {
+              const at = key.range?.[0] ?? 0;
+              out.push(new YAMLParseError([at, at + 1], 'DUPLICATE_KEY', 'Map keys must be unique'));
+            } else {
+              seen.add(v);
+            }
+          }
         }
+        walk(key);
+        walk(pair.value);
       }
-    },
-  });
+    } else if (isSeq(node)) {
+      for (const item of node.items) walk(item);
+    } else if (isPair(node)) {
+      walk(node.key);
+      walk(node.value);
+    }
+  };
+  walk(doc.contents);
   return out;
 }
 
