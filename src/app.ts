@@ -12,7 +12,7 @@ import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './co
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
-import { tuneHeapGrowth } from './engine/heap-tuning.js';
+import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { systemClock } from './model/clock.js';
@@ -31,7 +31,6 @@ export interface App {
 const STOP_GRACE_MS = 10_000;
 
 export async function startApp(opts: RunOptions): Promise<App> {
-  tuneHeapGrowth();
   const clock = systemClock;
   const secrets = createSecretRegistry();
   secrets.add(opts.etcdPassword);
@@ -122,7 +121,9 @@ export async function startApp(opts: RunOptions): Promise<App> {
     threads: opts.threads,
     worker: opts.id,
     logger: logger.child({ module: 'checks' }),
+    v8Flags: heapFlags(),
   });
+  await pool.started();
   const resultsFile = opts.resultsFile ? new ResultsFile(opts.resultsFile) : null;
   engine = new Engine({
     clock,

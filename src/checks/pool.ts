@@ -7,6 +7,7 @@
  * (`worker thread died`); checks cut off by close() fail with `shutdown`.
  */
 import { Piscina } from 'piscina';
+import { applyHeapFlags } from '../heap-tuning.js';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import type { CheckSpec } from '../model/endpoint.js';
@@ -50,6 +51,8 @@ export interface CheckPoolOptions {
   youngGenerationMb?: number;
   /** V8 old generation limit per thread, MB [256]: a thread that leaks dies (its checks fail) instead of swelling the process */
   oldGenerationMb?: number;
+  /** process-wide V8 flags each thread sets again as it starts (see heap-tuning.ts) [] */
+  v8Flags?: string[];
 }
 
 export interface CheckBatchItem {
@@ -98,6 +101,7 @@ interface TaskState {
 
 export class CheckPool {
   private readonly piscina: Piscina<ThreadTask, number>;
+  private readonly online: Promise<void>;
   private readonly worker: string;
   private readonly threads: number;
   private readonly maxPerTask: number;
@@ -125,6 +129,7 @@ export class CheckPool {
       maxConcurrent: Math.max(1, opts.maxConcurrentPerThread ?? 256),
       flushMs: Math.max(0, opts.flushMs ?? 5),
       flushSize: Math.max(1, opts.flushSize ?? 64),
+      v8Flags: opts.v8Flags ?? [],
     };
     this.piscina = new Piscina<ThreadTask, number>({
       filename: opts.filename ?? resolveThreadFile(),
@@ -142,6 +147,20 @@ export class CheckPool {
       },
       ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
+    // Each thread's start puts the V8 flags back (see heap-tuning.ts): set them again as soon as
+    // it is online, before this thread's heap can grow under the start-up values.
+    this.online = Promise.all(
+      this.piscina.threads.map(
+        (t) =>
+          new Promise<void>((resolve) => {
+            t.once('online', () => {
+              applyHeapFlags(settings.v8Flags);
+              resolve();
+            });
+            t.once('exit', () => resolve());
+          }),
+      ),
+    ).then(() => undefined);
     this.piscina.on('message', (m: unknown) => {
       if (isResultMessage(m)) this.onResults(m);
     });
@@ -337,6 +356,14 @@ export class CheckPool {
    * checks finish for at most graceMs, then terminates the threads; checks still running then
    * fail with `shutdown`.
    */
+  /**
+   * Resolves once every thread has started and the V8 flags are set again. Until then the caller
+   * should not allocate much: this thread's young generation could grow for good.
+   */
+  started(): Promise<void> {
+    return this.online;
+  }
+
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closing = true;

@@ -4,6 +4,7 @@
  * Loaded from dist/ (compiled JavaScript) even when the pool runs from TypeScript sources.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { applyHeapFlags } from '../heap-tuning.js';
 import { createBatchRunner } from './batch-runner.js';
 import type { ResultMessage, ThreadSettings, ThreadTask } from './wire.js';
 
@@ -14,7 +15,12 @@ Error.stackTraceLimit = process.env.WATCHER_THREAD_STACKS === '1' ? 10 : 0;
 
 const port = parentPort;
 if (port === null) throw new Error('check thread entry loaded outside a worker thread');
-const run = createBatchRunner(workerData as ThreadSettings, (m: ResultMessage) => port.postMessage(m));
+const settings = workerData as ThreadSettings;
+// Starting this thread put some of the process's V8 flags back: set the heap tuning again (it
+// applies to every thread of the process; see heap-tuning.ts). The pool does the same when it
+// sees the thread online; this covers a thread piscina starts later, in place of a dead one.
+applyHeapFlags(settings.v8Flags);
+const run = createBatchRunner(settings, (m: ResultMessage) => port.postMessage(m));
 
 export default function checkTask(task: ThreadTask): Promise<number> {
   return run(task);

@@ -40,6 +40,8 @@ export interface ThreadSettings {
   maxConcurrent: number;
   flushMs: number;
   flushSize: number;
+  /** V8 flags the thread sets again as it starts (Node resets them for every new thread) */
+  v8Flags: string[];
 }
 
 /** Only the CheckSpec fields: an Endpoint's schedule, sinks and secrets never enter a thread. */

@@ -1,4 +1,4 @@
-import { startApp } from '../app.js';
+import { tuneHeap } from '../heap-tuning.js';
 import { parseRunOptions, RUN_FLAGS, usageOf } from './options.js';
 
 /** `watcher run`: start a worker; SIGTERM/SIGINT stop it gracefully (exit 0). */
@@ -8,6 +8,9 @@ export async function runRun(argv: string[]): Promise<number> {
     process.stdout.write(usageOf('run', RUN_FLAGS));
     return 0;
   }
+  // Before the app's modules load: V8's young generation must not have grown yet.
+  tuneHeap();
+  const { startApp } = await import('../app.js');
   const app = await startApp(opts);
   return new Promise<number>((resolve) => {
     let signals = 0;
