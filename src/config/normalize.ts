@@ -87,9 +87,26 @@ function isMapping(v: unknown): v is Spec {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/*
+ * An endpoint without headers, lists or sinks shares one frozen empty value instead of carrying
+ * its own: a worker keeps every endpoint it runs, ~2 MB at 10,000 endpoints (bench/README.md,
+ * "Engine"). Endpoints are read-only data; a copy (JSON, structured clone) is a plain value again.
+ */
+const NO_LIST: string[] = Object.freeze([]) as unknown as string[];
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_SINKS: SinkTargets = Object.freeze({
+  postEndpoint: null,
+  postApiKey: null,
+  postJsonInfo: null,
+  postService: null,
+  aws: null,
+  datadog: null,
+});
+
 function list(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  return (Array.isArray(v) ? v : [v]).map(String);
+  if (v === undefined || v === null) return NO_LIST;
+  const out = (Array.isArray(v) ? v : [v]).map(String);
+  return out.length === 0 ? NO_LIST : out;
 }
 
 function str(v: unknown): string | null {
@@ -202,30 +219,29 @@ function successTests(v: unknown, p: Problems): SuccessTest[] {
   if (v === undefined || v === null) return DEFAULTS.successTests.map((t) => ({ ...t }));
   const many = Array.isArray(v);
   const items = (many ? v : [v]) as Spec[];
-  const out: SuccessTest[] = [];
-  items.forEach((item, i) => {
+  // map, not push: a pushed-to array keeps room for 17 elements (~150 bytes per endpoint)
+  return items.map((item, i): SuccessTest => {
     const path: Path = many ? ['success_test', i] : ['success_test'];
     if ('status_code' in item) {
       const sc = item.status_code;
       if (isMapping(sc)) {
         const op = sc.op as CompareOp;
         const value = compareValue(op, sc.value, 'value' in sc, [...path, 'status_code'], p, false);
-        out.push({ kind: 'status_code', op, value: value as number | string | boolean | null });
+        return { kind: 'status_code', op, value: value as number | string | boolean | null };
       } else {
-        out.push({ kind: 'status_code', op: '==', value: sc as number });
+        return { kind: 'status_code', op: '==', value: sc as number };
       }
     } else if ('latency_ms' in item) {
       const lt = item.latency_ms as Spec;
       const op = lt.op as CompareOp;
       const value = compareValue(op, lt.value, 'value' in lt, [...path, 'latency_ms'], p, true);
-      out.push({ kind: 'latency_ms', op, value: value as number });
+      return { kind: 'latency_ms', op, value: value as number };
     } else {
       const op = (item.op as CompareOp | undefined) ?? '==';
       const value = compareValue(op, item.value, 'value' in item, path, p, false);
-      out.push({ kind: 'json', key: String(item.key), op, value });
+      return { kind: 'json', key: String(item.key), op, value };
     }
   });
-  return out;
 }
 
 /** Echo a value in a message only when it was written in the file, not read from the environment. */
@@ -384,7 +400,7 @@ function sinks(s: Spec, env: NodeJS.ProcessEnv, p: Problems): SinkTargets {
       paramValue: String(s.post_api_key.param_value),
     };
   }
-  return {
+  const out: SinkTargets = {
     postEndpoint,
     postApiKey,
     postJsonInfo: isMapping(s.post_json_info) ? s.post_json_info : null,
@@ -392,6 +408,7 @@ function sinks(s: Spec, env: NodeJS.ProcessEnv, p: Problems): SinkTargets {
     aws: aws(s, p),
     datadog: datadog(s, env, p),
   };
+  return Object.values(out).every((x) => x === null) ? NO_SINKS : out;
 }
 
 /** `${DD_API_KEY}` is the implicit api_key of a datadog block (only when the block is present). */
@@ -463,7 +480,7 @@ function build(
     id: name,
     url: `${scheme}://${name}`,
     method: (str(s.method) ?? DEFAULTS.method).toUpperCase(),
-    headers,
+    headers: Object.keys(headers).length > 0 ? headers : NO_HEADERS,
     body,
     timeoutMs,
     connectTimeoutMs,

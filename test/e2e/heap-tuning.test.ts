@@ -71,14 +71,16 @@ describe('young generation under load', () => {
     }
   }
 
-  it('stays at 2 MB (two 1 MB semi-spaces) with the default tuning', async () => {
+  // 2 MB (two 1 MB semi-spaces) as a rule; V8 may double it once while Node boots, before
+  // `watcher run` gets to set the flag.
+  it('stays at 2-4 MB with the default tuning', async () => {
     const size = await newSpaceAfterLoad({});
     expect(size).toBeGreaterThan(0);
-    expect(size).toBeLessThanOrEqual(2 * MB);
+    expect(size).toBeLessThanOrEqual(4 * MB);
   }, 60_000);
 
   it('grows under the same load with WATCHER_SEMI_SPACE_GROWTH=2 (V8’s default): the control', async () => {
     const size = await newSpaceAfterLoad({ WATCHER_SEMI_SPACE_GROWTH: '2' });
-    expect(size).toBeGreaterThan(2 * MB);
+    expect(size).toBeGreaterThan(8 * MB);
   }, 60_000);
 });
