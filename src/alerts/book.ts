@@ -43,12 +43,15 @@ export class AlertBook {
     this.parentState = opts.parentState ?? (() => undefined);
   }
 
-  /** Add an endpoint or update its policy/parents. Its state is kept (UNKNOWN when new). */
+  /**
+   * Add an endpoint or update its policy/parents. Its state is kept (UNKNOWN when new). `config` is
+   * kept as given, not copied (one per endpoint adds up): it must not be changed afterwards, as an
+   * Endpoint's policy and parents never are.
+   */
   configure(name: string, config: AlertConfig): void {
     const slot = this.slots.get(name);
-    const copy: AlertConfig = { policy: { ...config.policy }, dependsOn: [...config.dependsOn] };
-    if (slot) slot.config = copy;
-    else this.slots.set(name, { state: initialState(name), config: copy });
+    if (slot) slot.config = config;
+    else this.slots.set(name, { state: initialState(name), config });
   }
 
   /**

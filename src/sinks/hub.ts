@@ -101,7 +101,9 @@ class Hub implements SinkHub {
       const routes = new Map<string, EndpointRoute>();
       for (const ep of endpoints) {
         try {
-          routes.set(ep.name, routeEndpoint(ep, ctx));
+          const route = routeEndpoint(ep, ctx);
+          // most endpoints report nowhere: no entry (and no two arrays) per endpoint for them
+          if (route.results.length > 0 || route.changes.length > 0) routes.set(ep.name, route);
         } catch (err) {
           this.log.error({ endpoint: ep.name, err: errText(err) }, 'cannot route endpoint to its sinks');
         }
