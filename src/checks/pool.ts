@@ -141,6 +141,8 @@ export class CheckPool {
       idleTimeout: 60_000,
       // Threads must keep their event loop running between tasks (sockets, timers).
       atomics: 'disabled',
+      // piscina's run/wait-time histograms (~350 KB each) are not read: the pool keeps its own stats
+      recordTiming: false,
       workerData: settings,
       resourceLimits: {
         maxYoungGenerationSizeMb: opts.youngGenerationMb ?? 16,

@@ -10,7 +10,7 @@ import type {
 import { CFG } from './codes.js';
 import { cronError, isValidTimezone } from './cron.js';
 import { type EnvIssue, expandEnv } from './env.js';
-import { canonicalJson, sha256 } from './hash.js';
+import { canonicalJson, hash128 } from './hash.js';
 import { displayPath, type Position, problem } from './problems.js';
 import { validateEndpointSpec } from './schema.js';
 import type { ConfigProblem, RawEndpoint } from './types.js';
@@ -512,7 +512,7 @@ function build(
  */
 export function endpointHash(e: Endpoint): string {
   const { hash: _h, file: _f, line: _l, ...rest } = e;
-  return sha256(canonicalJson(rest));
+  return hash128(canonicalJson(rest));
 }
 
 /** Normalise a spec whose schema is already valid. Problems point through ctx.locate. */

@@ -66,7 +66,7 @@ describe('SPEC.md example (verbatim)', () => {
       aws: null,
       datadog: null,
     });
-    expect(e.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(e.hash).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('normalises the second endpoint (extended success_test, CloudWatch)', () => {
