@@ -54,8 +54,11 @@ export interface Coordinator {
   loadAlertStates(names: string[]): Promise<Map<string, AlertState>>;
   /** Persist a state change (cluster: one fenced write per change, never per check). Never throws. */
   saveAlertState(state: AlertState): void;
-  /** Per-job lag report from the engine (used for shedding). */
-  reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void;
+  /**
+   * Once a second from the engine: per-job lag (the smallest of its last 3 checks) and the checks
+   * completed since the previous report (cluster: shedding and the published serviceable rate).
+   */
+  reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void;
   /** true once config is loaded and (cluster) the lease is held */
   ready(): boolean;
   status(): ClusterStatus;

@@ -120,6 +120,28 @@ export class LagTracker {
     return ring ? samples(this.fresh(ring), now - this.maxAgeMs) : [];
   }
 
+  /**
+   * Smallest of the job's last `k` lags in its window (undefined without any): the engine's
+   * once-a-second view of every job, so it allocates nothing.
+   */
+  minOfLast(id: string, k: number, now: number): number | undefined {
+    const ring = this.jobs.get(id);
+    if (!ring || ring.n === 0) return undefined;
+    const r = this.fresh(ring);
+    const notBeforeSec = Math.floor((now - this.maxAgeMs) / 1000);
+    const count = Math.min(r.n, r.capacity);
+    let min: number | undefined;
+    let seen = 0;
+    for (let j = r.n - 1; j >= r.n - count && seen < k; j--) {
+      const i = r.base + (j % r.capacity);
+      if (r.at[i]! < notBeforeSec) break;
+      const v = r.lag[i]!;
+      if (min === undefined || v < min) min = v;
+      seen++;
+    }
+    return min;
+  }
+
   /** Most recent lag of the job, or undefined. */
   latest(id: string): number | undefined {
     const ring = this.jobs.get(id);

@@ -28,6 +28,8 @@ import { latestDue, nextDue, slotsBetween } from './slots.js';
 export interface DueCheck {
   id: string;
   scheduledAt: number;
+  /** earlier slots of this job passed over because the timer fired late (0 normally) */
+  passed: number;
 }
 
 /** A job as the scheduler sees it (an Endpoint or OwnedJob maps onto this). */
@@ -207,11 +209,13 @@ export class Scheduler {
       if (!e || e.gen !== top.gen) continue;
       let slot = e.nextAt;
       let after: number;
+      let passed = 0;
       try {
         after = nextDue(e.schedule, slot, e.id);
         if (after <= now) {
           const latest = latestDue(e.schedule, now, e.id);
-          this.counters.skippedSlots += slotsBetween(e.schedule, slot, latest, e.id);
+          passed = slotsBetween(e.schedule, slot, latest, e.id);
+          this.counters.skippedSlots += passed;
           slot = latest;
           after = nextDue(e.schedule, latest, e.id);
         }
@@ -225,7 +229,7 @@ export class Scheduler {
         this.counters.catchUps++;
         e.catchUp = false;
       }
-      due.push({ id: e.id, scheduledAt: slot });
+      due.push({ id: e.id, scheduledAt: slot, passed });
       e.nextAt = after;
       e.gen = ++this.genSeq;
       this.heap.push({ at: after, id: e.id, gen: e.gen });

@@ -11,41 +11,7 @@ import { FakeClock } from '../../src/model/clock.js';
 import type { CheckSpec, Endpoint } from '../../src/model/endpoint.js';
 import { silentLogger } from '../../src/model/logger.js';
 import type { CheckResult } from '../../src/model/result.js';
-
-function endpoint(name: string, dependsOn: string[] = []): Endpoint {
-  return {
-    id: name,
-    name,
-    url: `http://${name}`,
-    method: 'GET',
-    headers: {},
-    body: null,
-    timeoutMs: 1000,
-    connectTimeoutMs: 1000,
-    followRedirects: false,
-    maxRedirects: 0,
-    tlsVerify: true,
-    keepalive: false,
-    maxBodyBytes: 1024,
-    successTests: [],
-    responseJsonValues: [],
-    file: 'f.yml',
-    line: 1,
-    schedule: { kind: 'interval', everyMs: 1000 },
-    alert: { failureThreshold: 1, successThreshold: 1 },
-    dependsOn,
-    tags: [],
-    sinks: {
-      postEndpoint: null,
-      postApiKey: null,
-      postJsonInfo: null,
-      postService: null,
-      aws: null,
-      datadog: null,
-    },
-    hash: `h-${name}`,
-  };
-}
+import { endpoint } from './fixtures.js';
 
 class FakeRunner implements CheckRunner {
   ran: Array<{ id: string; scheduledAt: number }> = [];
@@ -131,7 +97,7 @@ describe('Engine', () => {
     t.coordinator.allowed = false;
     t.clock.advance(3_000);
     expect(t.runner.ran).toHaveLength(10);
-    expect(t.engine.skippedNotOwned).toBe(6);
+    expect(t.engine.skips.totals.no_lease).toBe(6);
     await t.engine.stop(10);
   });
 

@@ -281,7 +281,7 @@ describe('Scheduler: takeover catch-up', () => {
     const latest = latestDue(s, clock.now(), 'moved');
     h.sched.set([{ id: 'moved', schedule: s, hash: 'h', takenOver: true, dueSince: clock.now() - 30_000 }]);
     clock.advance(0);
-    expect(h.fired).toEqual([{ id: 'moved', scheduledAt: latest, firedAt: clock.now() }]);
+    expect(h.fired).toEqual([{ id: 'moved', scheduledAt: latest, passed: 0, firedAt: clock.now() }]);
     expect(h.sched.stats().catchUps).toBe(1);
     clock.advance(20_000);
     expect(h.fired.map((f) => f.scheduledAt)).toEqual([latest, latest + 10_000, latest + 20_000]);

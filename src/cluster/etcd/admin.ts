@@ -15,15 +15,21 @@ import { cmp, type EtcdRpc, type Op, op, opSize } from './client.js';
 import { describeError } from './errors.js';
 import type { Keys } from './keys.js';
 import type { Mirror } from './mirror.js';
+import { stuckWorkers } from './ownership.js';
 import { type DesiredJob, pack } from './packing.js';
 import { type Candidate, hasRoom, type OwnedJobset, planMoves } from './plan.js';
-import { encode } from './values.js';
+import { encode, parseScaling, type ScalingValue } from './values.js';
 
 export interface ScalingEvent {
-  /** true: jobs have waited longer than the threshold; false: resolved (queue drained) */
+  /**
+   * true: for longer than the threshold, jobs have waited or a worker has been overloaded with
+   * nobody to take its excess; false: resolved (neither holds any more)
+   */
   active: boolean;
   waitingJobs: number;
-  /** epoch ms the oldest waiting jobset started waiting */
+  /** overloaded workers that no other worker has room to relieve */
+  stuckWorkers: string[];
+  /** epoch ms the condition began (active) or cleared (resolved) */
   since: number;
 }
 
@@ -118,7 +124,8 @@ export class AdminDuties {
   private lastWriteRev = 0;
   /** jobset → when it was last moved and from which worker */
   private readonly movedAt = new Map<string, { at: number; from: string }>();
-  private scalingActive = false;
+  /** the episode as etcd holds it (undefined: not read yet since this admin was elected) */
+  private scaling: ScalingValue | null | undefined = undefined;
 
   constructor(private readonly c: AdminContext) {}
 
@@ -263,7 +270,7 @@ export class AdminDuties {
     this.lastHouseAt = this.c.clock.now();
     try {
       await this.cleanup();
-      this.checkScaling();
+      await this.checkScaling();
       if (this.c.tuning.rebalance) await this.rebalance();
     } catch (err) {
       this.c.logger.warn({ err: describeError(err) }, 'admin housekeeping failed');
@@ -272,7 +279,12 @@ export class AdminDuties {
     }
     // keep an eye on the waiting queue and on balance while anything is pending
     const { mirror } = this.c;
-    if (mirror.waitingJobs() > 0 || mirror.moves.size > 0 || this.scalingActive) {
+    if (
+      mirror.waitingJobs() > 0 ||
+      mirror.moves.size > 0 ||
+      this.scaling?.active === true ||
+      [...mirror.workers.values()].some((w) => w.value.overloaded)
+    ) {
       this.scheduleHousekeeping(this.c.tuning.rebalanceIntervalMs);
     }
   }
@@ -298,23 +310,62 @@ export class AdminDuties {
     }
   }
 
-  private checkScaling(): void {
-    const { mirror } = this.c;
-    const waiting = mirror.waitingJobs();
+  /**
+   * "scaling limit hit": jobs have waited, or a worker has been overloaded with nobody to take its
+   * excess, for longer than `scalingLimitAfterMs`; "resolved" when neither holds. The episode lives
+   * in etcd (`scaling`, written fenced before the event is sent), so a new admin neither repeats a
+   * hit nor loses the resolution.
+   */
+  private async checkScaling(): Promise<void> {
+    const { mirror, keys } = this.c;
+    if (this.scaling === undefined) {
+      const g = await this.c.rpc.get(keys.scaling);
+      this.scaling = g.kv ? parseScaling(g.kv.value) : null;
+      if (this.scaling?.active) {
+        this.c.logger.info(
+          { since: this.scaling.since, by: this.scaling.by },
+          'scaling episode continues (read from etcd)',
+        );
+      }
+    }
     const now = this.c.clock.now();
-    let oldest = now;
-    for (const id of mirror.freeSince.keys()) oldest = Math.min(oldest, mirror.freeSince.get(id) ?? now);
-    if (waiting > 0 && !this.scalingActive && now - oldest >= this.c.tuning.scalingLimitAfterMs) {
-      this.scalingActive = true;
+    const waiting = mirror.waitingJobs();
+    let since = Number.POSITIVE_INFINITY;
+    if (waiting > 0) {
+      for (const id of mirror.freeSince.keys()) since = Math.min(since, mirror.freeSince.get(id) ?? now);
+      since = Math.min(since, now);
+    }
+    const stuck = stuckWorkers(mirror, now);
+    for (const w of stuck) since = Math.min(since, w.since);
+    const holds = waiting > 0 || stuck.length > 0;
+    const active = this.scaling?.active === true;
+    if (holds && !active && now - since >= this.c.tuning.scalingLimitAfterMs) {
+      const value: ScalingValue = {
+        active: true,
+        since,
+        waitingJobs: waiting,
+        stuckWorkers: stuck.map((w) => w.id),
+        by: this.c.me,
+      };
+      if (!(await this.write([op.put(keys.scaling, encode(value))]))) return;
+      this.scaling = value;
       this.c.logger.warn(
-        { waitingJobs: waiting, waitingSince: oldest },
-        'scaling limit hit: jobs wait for a worker with room',
+        { waitingJobs: waiting, stuckWorkers: value.stuckWorkers, since },
+        'scaling limit hit: the cluster cannot keep up',
       );
-      this.c.onScaling({ active: true, waitingJobs: waiting, since: oldest });
-    } else if (waiting === 0 && this.scalingActive) {
-      this.scalingActive = false;
-      this.c.logger.info({}, 'scaling limit resolved: no job waiting');
-      this.c.onScaling({ active: false, waitingJobs: 0, since: now });
+      this.c.onScaling({ active: true, waitingJobs: waiting, stuckWorkers: value.stuckWorkers, since });
+    } else if (!holds && active) {
+      const value: ScalingValue = {
+        active: false,
+        since: now,
+        waitingJobs: 0,
+        stuckWorkers: [],
+        by: this.c.me,
+      };
+      if (!(await this.write([op.put(keys.scaling, encode(value))]))) return;
+      this.scaling = value;
+      this.c.logger.info({}, 'scaling limit resolved: no job waiting, no worker overloaded without relief');
+      this.c.onScaling({ active: false, waitingJobs: 0, stuckWorkers: [], since: now });
     }
   }
 

@@ -33,7 +33,7 @@ import {
   otherCandidates,
 } from './ownership.js';
 import { stableJson } from './packing.js';
-import { adminRank, type Candidate, hasRoom, planClaims } from './plan.js';
+import { adminRank, type Candidate, hasRoom, planClaims, workersNeeded } from './plan.js';
 import { registerWorker, workerRecord } from './registration.js';
 import { Session } from './session.js';
 import { ShedController, type ShedTuning } from './shedding.js';
@@ -45,7 +45,14 @@ export { quantizeLag } from './registration.js';
 
 export type ClusterMetrics = Pick<
   Metrics,
-  'etcdUp' | 'isAdmin' | 'jobsOwned' | 'jobsetsOwned' | 'jobsWaiting' | 'spareCapacity' | 'claimsTotal'
+  | 'etcdUp'
+  | 'isAdmin'
+  | 'jobsOwned'
+  | 'jobsetsOwned'
+  | 'jobsWaiting'
+  | 'spareCapacity'
+  | 'workersNeeded'
+  | 'claimsTotal'
 >;
 
 export interface CoordinatorTuning extends AdminTuning, ShedTuning {
@@ -113,6 +120,13 @@ export interface EtcdCoordinatorOptions {
   tuning?: Partial<CoordinatorTuning>;
 }
 
+/** What an autoscaler acts on (docs/CLUSTER.md "Signals for an autoscaler"). */
+export interface ScalingSignals {
+  jobsWaiting: number;
+  spareCapacity: number;
+  workersNeeded: number;
+}
+
 export interface CoordinatorEvents {
   /** this worker became (true) or stopped being (false) the admin */
   admin: [isAdmin: boolean];
@@ -122,6 +136,8 @@ export interface CoordinatorEvents {
   partition: [state: { state: 'unreachable' | 'expired' | 'recovered'; reason?: string }];
   /** the admin's waiting-queue alarm ("scaling limit hit" / resolved) */
   scaling: [e: ScalingEvent];
+  /** the autoscaling signals changed (the admin sends them to CloudWatch) */
+  signals: [s: ScalingSignals];
   /** a problem the operator must know (e.g. our --id taken by another process during a partition) */
   problem: [err: ClusterError];
 }
@@ -182,6 +198,9 @@ export class EtcdCoordinator implements Coordinator {
   private lastPublished = '';
   private lagP99Ms: number | null = null;
   private shed!: ShedController;
+  private servedRate: number | null = null;
+  private servedRateUntil = 0;
+  private signals: ScalingSignals = { jobsWaiting: 0, spareCapacity: 0, workersNeeded: 0 };
   private lastNetFailureAt = 0;
   private lastNetOkAt = 0;
   private stopPromise: Promise<void> | null = null;
@@ -351,7 +370,7 @@ export class EtcdCoordinator implements Coordinator {
    * jobsets down to the estimated serviceable rate; claim again only after a recovery window
    * without any job behind, and never above the rate kept (rate cap, for a hold time).
    */
-  reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void {
+  reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void {
     const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
     this.lagP99Ms =
       lags.length === 0 ? null : (lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? null);
@@ -360,7 +379,8 @@ export class EtcdCoordinator implements Coordinator {
     const wasShedding = this.shed.shedding;
     const now = this.clock.now();
     const mine = this.myLoad();
-    const step = this.shed.update(stats, mine.rate, now);
+    const step = this.shed.update(stats, mine.rate, now, completed);
+    this.noteServedRate(step.reading.overloaded ? step.reading.servedRate : null, now);
     if (step.changed) {
       if (this.shed.shedding && !wasShedding) {
         this.clearBackupTimers();
@@ -378,6 +398,20 @@ export class EtcdCoordinator implements Coordinator {
       this.scheduleReact();
     }
     if (step.targetRate !== null) void this.shedDownTo(step.targetRate, mine.rate, step.slope);
+  }
+
+  /**
+   * The serviceable rate published in the worker record: measured while overloaded (2 significant
+   * digits, so that a saturated worker does not rewrite its record for noise), kept for the rate
+   * cap's hold time after the episode so that `watcher_cluster_workers_needed` stays informed.
+   */
+  private noteServedRate(rate: number | null, now: number): void {
+    if (rate !== null) {
+      this.servedRate = Number(rate.toPrecision(2));
+      this.servedRateUntil = now + this.tuning.rateCapHoldMs;
+    } else if (this.servedRate !== null && now >= this.servedRateUntil) {
+      this.servedRate = null;
+    }
   }
 
   /**
@@ -505,6 +539,10 @@ export class EtcdCoordinator implements Coordinator {
       lagP99Ms: this.lagP99Ms,
       shedding: this.shed.shedding,
       rateCap: this.shed.rateCap,
+      overloaded: this.shed.shedding,
+      overloadedSince: this.shed.shedding ? (this.shed.last?.since ?? null) : null,
+      ownedRate: Math.round(this.myLoad().rate * 1000) / 1000,
+      servedRate: this.servedRate,
       onPartition: this.opts.onPartition,
       leaseTtlSec: this.opts.leaseTtlSec,
     });
@@ -1113,7 +1151,6 @@ export class EtcdCoordinator implements Coordinator {
     const m = this.opts.metrics;
     m.jobsOwned.set(this.emitted.size);
     m.jobsetsOwned.set(this.owned.size);
-    m.jobsWaiting.set(this.mirror.waitingJobs());
     const loads = this.mirror.loads();
     let spare = 0;
     let unbounded = false;
@@ -1121,7 +1158,39 @@ export class EtcdCoordinator implements Coordinator {
       if (w.value.capacity === null) unbounded = true;
       else spare += Math.max(0, w.value.capacity - (loads.get(id)?.jobs ?? 0));
     }
-    m.spareCapacity.set(unbounded ? -1 : spare);
+    let demandRate = 0;
+    let totalJobs = 0;
+    for (const js of this.mirror.jobsets.values()) {
+      demandRate += js.value.rate;
+      totalJobs += js.count;
+    }
+    const prevSignals = this.signals;
+    this.signals = {
+      jobsWaiting: this.mirror.waitingJobs(),
+      spareCapacity: unbounded ? -1 : spare,
+      workersNeeded: workersNeeded({
+        demandRate,
+        totalJobs,
+        workers: [...this.mirror.workers.values()].map((w) => ({
+          capacity: w.value.capacity,
+          servedRate: w.value.servedRate,
+        })),
+      }),
+    };
+    if (
+      prevSignals.jobsWaiting !== this.signals.jobsWaiting ||
+      prevSignals.spareCapacity !== this.signals.spareCapacity ||
+      prevSignals.workersNeeded !== this.signals.workersNeeded
+    )
+      this.emit('signals', { ...this.signals });
+    m.jobsWaiting.set(this.signals.jobsWaiting);
+    m.spareCapacity.set(this.signals.spareCapacity);
+    m.workersNeeded.set(this.signals.workersNeeded);
+  }
+
+  /** The three autoscaling signals as this worker's mirror shows them (the admin sends them to CloudWatch). */
+  scalingSignals(): ScalingSignals {
+    return { ...this.signals };
   }
 
   // ------------------------------------------------------------------ publishing our worker record
