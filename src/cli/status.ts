@@ -38,6 +38,15 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** Owned checks/s, and what it served while overloaded: `40` or `40 (served 33)`. */
+function rates(w: ClusterStatus['workers'][number]): string {
+  if (w.ownedRate === undefined) return '-';
+  const owned = String(Math.round(w.ownedRate * 10) / 10);
+  return w.servedRate === null || w.servedRate === undefined
+    ? owned
+    : `${owned} (served ${Math.round(w.servedRate)})`;
+}
+
 export function formatStatus(s: ClusterStatus, cluster: string): string {
   const jobs = s.jobsets.reduce((n, j) => n + j.jobs, 0);
   const out: string[] = [];
@@ -47,7 +56,18 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
   out.push('');
   out.push(
     table([
-      ['WORKER', 'ADDRESS', 'JOBSETS', 'JOBS', 'CAPACITY', 'LAG_P99_MS', 'SHEDDING', 'VERSION'],
+      [
+        'WORKER',
+        'ADDRESS',
+        'JOBSETS',
+        'JOBS',
+        'CAPACITY',
+        'LAG_P99_MS',
+        'SHEDDING',
+        'OVERLOADED',
+        'CHECKS/S',
+        'VERSION',
+      ],
       ...s.workers.map((w) => [
         w.id + (w.id === s.admin ? ' (admin)' : ''),
         w.address,
@@ -56,6 +76,8 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
         w.capacity === null ? '-' : String(w.capacity),
         w.lagP99Ms === null ? '-' : String(Math.round(w.lagP99Ms)),
         w.shedding ? 'yes' : 'no',
+        w.overloaded ? 'yes' : 'no',
+        rates(w),
         w.version,
       ]),
     ]),

@@ -23,6 +23,11 @@ export interface WorkerInfo {
   jobsets: number;
   lagP99Ms: number | null;
   shedding: boolean;
+  /** cluster: in an overload episode (docs/CLUSTER.md "Falling behind") */
+  overloaded?: boolean;
+  /** cluster: checks/s its jobs demand, and what it completed while overloaded (null = not measured) */
+  ownedRate?: number;
+  servedRate?: number | null;
 }
 
 export interface JobsetInfo {

@@ -44,6 +44,9 @@ export function statusFromMirror(mirror: Mirror, self: string, etcdUp: boolean):
         jobsets: l?.jobsets ?? 0,
         lagP99Ms: w.value.lagP99Ms,
         shedding: w.value.shedding,
+        overloaded: w.value.overloaded,
+        ownedRate: w.value.ownedRate,
+        servedRate: w.value.servedRate,
       };
     })
     .sort((a, b) => (a.id < b.id ? -1 : 1));
