@@ -12,6 +12,7 @@ import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './co
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
+import { LocalFaultMonitor } from './engine/local-faults.js';
 import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry } from './logging.js';
 import { createMetrics } from './metrics.js';
@@ -19,7 +20,7 @@ import { systemClock } from './model/clock.js';
 import { ResultsFile } from './output/results-file.js';
 import { EventStream } from './server/event-stream.js';
 import { startStatusServer } from './server/status-server.js';
-import { createSinkHub } from './sinks/index.js';
+import { createSinkHub, type SelfEventKind } from './sinks/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -41,6 +42,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let snapshot: ConfigSnapshot | null = null;
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
   let engine: Engine | null = null;
+  let resultsFile: ResultsFile | null = null;
+  let localFaults: LocalFaultMonitor | null = null;
+  const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
+    sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
 
   const ready = () => {
     const reasons: string[] = [];
@@ -63,6 +68,15 @@ export async function startApp(opts: RunOptions): Promise<App> {
         version: VERSION,
         mode: opts.etcd ? 'etcd' : 'standalone',
         lag_p99_ms: engine?.lagP99(),
+        degraded: localFaults?.degraded ?? false,
+        results_file: resultsFile
+          ? {
+              path: resultsFile.path,
+              ok: resultsFile.error === null,
+              error: resultsFile.error?.code ?? null,
+              dropped: resultsFile.droppedLines,
+            }
+          : null,
       },
       cluster: coordinator?.status() ?? null,
       config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
@@ -124,12 +138,29 @@ export async function startApp(opts: RunOptions): Promise<App> {
     v8Flags: heapFlags(),
   });
   await pool.started();
-  const resultsFile = opts.resultsFile ? new ResultsFile(opts.resultsFile) : null;
+  if (opts.resultsFile) resultsFile = openResultsFile(opts.resultsFile, { clock, metrics, logger, announce });
+  const coord = coordinator;
+  localFaults = new LocalFaultMonitor({
+    clock,
+    onEpisode: (e) => {
+      const message = e.degraded
+        ? `worker ${opts.id} cannot carry out some checks (local: ${e.code}): a fault of this worker, not of the targets; their alert states are left as they are`
+        : `worker ${opts.id} carries out its checks again (${e.count} local errors over ${Math.round(e.durationMs / 1000)} s)`;
+      if (e.degraded) logger.error({ code: e.code }, message);
+      else logger.info({ code: e.code, count: e.count }, message);
+      announce(e.degraded ? 'worker_degraded' : 'worker_recovered', message, {
+        code: e.code,
+        count: e.count,
+      });
+      events.publish('worker', { id: opts.id, degraded: e.degraded, code: e.code });
+    },
+    onDominated: (d) => coord.setLocallyDegraded?.(d),
+  });
   engine = new Engine({
     clock,
     runner: pool,
     coordinator,
-    outputs: createFanout({ metrics, resultsFile, sinks, events, logger }),
+    outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
     logger: logger.child({ module: 'engine' }),
   });
   engine.start();
@@ -231,6 +262,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
           worker: opts.id,
           message: `worker ${opts.id} stopped (${reason})`,
         });
+        localFaults?.close();
         await sinks.close(STOP_GRACE_MS / 4);
         await resultsFile?.close();
         await server.close();
@@ -242,6 +274,33 @@ export async function startApp(opts: RunOptions): Promise<App> {
 }
 
 export type { ClusterStatus };
+
+/** `--results-file` with its write errors reported (log, metric, `self` event) and its recovery. */
+function openResultsFile(
+  path: string,
+  deps: {
+    clock: typeof systemClock;
+    metrics: ReturnType<typeof createMetrics>;
+    logger: ReturnType<typeof createLogger>;
+    announce: (kind: SelfEventKind, message: string, details?: Record<string, unknown>) => void;
+  },
+): ResultsFile {
+  const { clock, metrics, logger, announce } = deps;
+  return new ResultsFile(path, {
+    clock,
+    onDropped: (n) => metrics.resultsFileDropped.inc(n),
+    onFailing: (err) => {
+      const message = `results file ${path} cannot be written (${err.code ?? err.message}): result lines are dropped and counted (watcher_results_file_dropped_total) until it can; retrying`;
+      logger.error({ path, code: err.code }, message);
+      announce('results_file_failing', message, { path, code: err.code ?? null });
+    },
+    onResumed: (dropped) => {
+      const message = `results file ${path} is written again; ${dropped} result lines were dropped`;
+      logger.info({ path, dropped }, message);
+      announce('results_file_ok', message, { path, dropped });
+    },
+  });
+}
 
 /** Cluster happenings an operator must hear about go to the `self` sinks and the live stream. */
 function wireClusterEvents(

@@ -56,6 +56,8 @@ export interface Coordinator {
   saveAlertState(state: AlertState): void;
   /** Per-job lag report from the engine (used for shedding). */
   reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void;
+  /** Local faults (EMFILE, ...) are most of this worker's results: take no more work (cluster). */
+  setLocallyDegraded?(degraded: boolean): void;
   /** true once config is loaded and (cluster) the lease is held */
   ready(): boolean;
   status(): ClusterStatus;

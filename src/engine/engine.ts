@@ -4,6 +4,7 @@
  * from the Coordinator, results leave through the `ResultSink` callbacks.
  */
 import { AlertBook } from '../alerts/index.js';
+import { isLocalReason } from '../checks/reasons.js';
 import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
 import type { Health, StateChange } from '../model/alert.js';
 import type { Clock } from '../model/clock.js';
@@ -171,6 +172,8 @@ export class Engine {
     job.last = r;
     this.lag.record(r.endpoint, r.started_at - r.scheduled_at, r.started_at);
     this.deps.outputs.result(r, job.endpoint);
+    // A check this worker could not carry out (`local: EMFILE`, ...) says nothing about the target.
+    if (isLocalReason(r.error)) return;
     const change = this.alerts.apply(r);
     if (change) {
       job.suppressed = change.suppressed;

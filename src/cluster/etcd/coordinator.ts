@@ -181,6 +181,8 @@ export class EtcdCoordinator implements Coordinator {
   private lastPublishAt = 0;
   private lastPublished = '';
   private lagP99Ms: number | null = null;
+  /** set by the engine while local faults dominate its results: no claims (like an overloaded worker) */
+  private locallyDegraded = false;
   private shed!: ShedController;
   private lastNetFailureAt = 0;
   private lastNetOkAt = 0;
@@ -351,6 +353,16 @@ export class EtcdCoordinator implements Coordinator {
    * jobsets down to the estimated serviceable rate; claim again only after a recovery window
    * without any job behind, and never above the rate kept (rate cap, for a hold time).
    */
+  setLocallyDegraded(degraded: boolean): void {
+    if (this.locallyDegraded === degraded) return;
+    this.locallyDegraded = degraded;
+    this.log.warn(
+      { degraded },
+      degraded ? 'local faults dominate: not claiming' : 'local faults gone: claiming again',
+    );
+    if (!degraded) this.scheduleReact();
+  }
+
   reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void {
     const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
     this.lagP99Ms =
@@ -812,7 +824,8 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   private evaluateFree(): void {
-    if (this.phase !== 'running' || this.shed.shedding || !this.session?.valid()) return;
+    if (this.phase !== 'running' || this.shed.shedding || this.locallyDegraded || !this.session?.valid())
+      return;
     const now = this.clock.now();
     if (now < this.joinGraceUntil) {
       if (!this.joinTimer) {
