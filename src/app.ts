@@ -162,6 +162,13 @@ export async function startApp(opts: RunOptions): Promise<App> {
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
     logger: logger.child({ module: 'engine' }),
+    onClockStep: (stepMs) => {
+      const size = `${stepMs < 0 ? '-' : '+'}${(Math.abs(stepMs) / 1000).toFixed(1)} s`;
+      const message = `wall clock of ${opts.id} stepped ${size}; the schedule was re-planned for the new time (timers and leases run on the monotonic clock)`;
+      logger.warn({ stepMs }, message);
+      announce('clock_step', message, { step_ms: stepMs });
+      events.publish('worker', { id: opts.id, clockStepMs: stepMs });
+    },
   });
   engine.start();
   if (coordinator instanceof StandaloneCoordinator) {

@@ -79,6 +79,8 @@ export class Engine {
       outputs: ResultOutputs;
       logger: Logger;
       maxBatch?: number;
+      /** the wall clock stepped by this much (the schedule was re-planned) */
+      onClockStep?: (stepMs: number) => void;
     },
   ) {
     this.scheduler = new Scheduler({
@@ -86,6 +88,7 @@ export class Engine {
       onDue: (batch) => this.dispatch(batch),
       maxBatch: deps.maxBatch ?? 256,
       logger: deps.logger,
+      onClockStep: deps.onClockStep,
     });
   }
 
@@ -170,7 +173,8 @@ export class Engine {
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
     job.last = r;
-    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, r.started_at);
+    // Lag windows age on the monotonic clock: a wall-clock step neither empties nor freezes them.
+    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, this.deps.clock.monotonic());
     this.deps.outputs.result(r, job.endpoint);
     // A check this worker could not carry out (`local: EMFILE`, ...) says nothing about the target.
     if (isLocalReason(r.error)) return;
@@ -204,7 +208,7 @@ export class Engine {
   }
 
   private reportLag(): void {
-    const now = this.deps.clock.now();
+    const now = this.deps.clock.monotonic();
     const stats = new Map<string, { lagMs: number; intervalMs: number }>();
     for (const [name, job] of this.jobs) {
       const recent = this.lag.recent(name, now);
@@ -239,7 +243,7 @@ export class Engine {
   }
 
   lagP99(): number | null {
-    return this.lag.p99(this.deps.clock.now());
+    return this.lag.p99(this.deps.clock.monotonic());
   }
 
   /** Stop scheduling; wait (bounded) for in-flight checks so their results are delivered. */

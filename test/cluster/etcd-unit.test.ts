@@ -255,6 +255,26 @@ describe('session deadline', () => {
     expect(s.valid()).toBe(false);
   });
 
+  it('a wall-clock step back never makes the lease look valid longer (deadlines are monotonic)', async () => {
+    const clock = new FakeClock(1_000_000);
+    const s = await Session.grant(fakeRpc(clock, { ttl: 5 }), {
+      ttlSec: 5,
+      clock,
+      logger: silentLogger,
+      marginMs: 500,
+    });
+    clock.advance(4000);
+    clock.stepWall(-3600_000);
+    expect(s.valid()).toBe(true);
+    clock.advance(500);
+    expect(s.valid()).toBe(false);
+    clock.stepWall(7200_000);
+    const s2 = await Session.grant(fakeRpc(clock, { ttl: 5 }), { ttlSec: 5, clock, logger: silentLogger });
+    clock.stepWall(3600_000);
+    // a step forward does not end a lease early either
+    expect(s2.valid()).toBe(true);
+  });
+
   it('fires onExpired when the deadline passes without renewal, and "lost" when etcd says TTL 0', async () => {
     const clock = new FakeClock(0);
     const behaviour = { ttl: 2, fail: true };

@@ -203,4 +203,3 @@ describe('watchDir', () => {
     expect(names(fixed)).toEqual(['a.example.com']);
   });
 });
-

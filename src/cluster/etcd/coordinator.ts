@@ -621,7 +621,7 @@ export class EtcdCoordinator implements Coordinator {
   private async recover(old: Session): Promise<void> {
     const rpc = this.requireRpc();
     for (let attempt = 0; this.phase === 'recovering'; attempt++) {
-      const sentAt = this.clock.now();
+      const sentAt = this.clock.monotonic(); // a lease deadline: monotonic (session.ts)
       try {
         let session: Session;
         const ttl = await rpc.keepAliveOnce(old.leaseId, Math.min(1500, old.ttlMs / 3));
@@ -651,7 +651,7 @@ export class EtcdCoordinator implements Coordinator {
         this.scheduleReact();
         return;
       } catch (err) {
-        if (this.clock.now() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
+        if (this.clock.monotonic() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
           this.lastNetFailureAt = this.clock.now();
         if (err instanceof ClusterError && err.code === ClusterErrorCode.ID_IN_USE) {
           this.log.error({}, err.message);
