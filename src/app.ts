@@ -357,4 +357,19 @@ function wireClusterEvents(
     events.publish('cluster', { scaling: e });
   });
   etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
+  etcd.on('writes', (w) => {
+    const message = w.refused
+      ? `etcd refuses the admin's writes (${w.cause}): config changes are not applied until it accepts them; checks go on. ${w.remedy}`
+      : 'etcd accepts the admin writes again; the pending config is applied';
+    if (w.refused) logger.error({ cause: w.cause, err: w.error }, message);
+    else logger.info({}, message);
+    sinks.selfEvent({
+      kind: w.refused ? 'etcd_write_refused' : 'etcd_write_ok',
+      at: clock.now(),
+      worker: workerId,
+      message,
+      details: { cause: w.cause, remedy: w.remedy },
+    });
+    events.publish('cluster', { etcdWrites: w });
+  });
 }

@@ -31,6 +31,17 @@ export interface JobsetInfo {
   jobs: number;
 }
 
+/** Whether etcd accepts the admin's writes (`refused` with cause and remedy while it does not). */
+export interface EtcdWriteState {
+  refused: boolean;
+  /** `nospace`, `too_large`, `too_many_requests`, `corrupt` */
+  cause: string | null;
+  remedy: string | null;
+  /** epoch ms the refusal started */
+  since: number | null;
+  error: string | null;
+}
+
 export interface ClusterStatus {
   mode: 'standalone' | 'etcd';
   self: string;
@@ -39,6 +50,10 @@ export interface ClusterStatus {
   workers: WorkerInfo[];
   jobsets: JobsetInfo[];
   waiting: number;
+  /** on the admin, while etcd refuses its writes */
+  etcdWrites?: EtcdWriteState;
+  /** active etcd alarms (`watcher status` asks etcd), e.g. NOSPACE */
+  etcdAlarms?: Array<{ member: string; alarm: string }>;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { AlertState } from '../../model/alert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
-import type { ClusterStatus, Coordinator, OwnedJob } from '../coordinator.js';
+import type { ClusterStatus, Coordinator, EtcdWriteState, OwnedJob } from '../coordinator.js';
 import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
 import { AlertStateStore } from './alert-states.js';
 import { BackupTimers, claimTxn } from './claims.js';
@@ -46,7 +46,8 @@ export { quantizeLag } from './registration.js';
 export type ClusterMetrics = Pick<
   Metrics,
   'etcdUp' | 'isAdmin' | 'jobsOwned' | 'jobsetsOwned' | 'jobsWaiting' | 'spareCapacity' | 'claimsTotal'
->;
+> &
+  Partial<Pick<Metrics, 'etcdWriteErrors'>>;
 
 export interface CoordinatorTuning extends AdminTuning, ShedTuning {
   /** per-attempt deadline of unary etcd calls */
@@ -124,6 +125,8 @@ export interface CoordinatorEvents {
   scaling: [e: ScalingEvent];
   /** a problem the operator must know (e.g. our --id taken by another process during a partition) */
   problem: [err: ClusterError];
+  /** etcd refuses the admin's writes for a lasting reason (NOSPACE...) / accepts them again */
+  writes: [e: EtcdWriteState];
 }
 
 type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
@@ -183,6 +186,8 @@ export class EtcdCoordinator implements Coordinator {
   private lagP99Ms: number | null = null;
   /** set by the engine while local faults dominate its results: no claims (like an overloaded worker) */
   private locallyDegraded = false;
+  /** set while etcd refuses the admin's writes (NOSPACE...) */
+  private writeState: EtcdWriteState | null = null;
   private shed!: ShedController;
   private lastNetFailureAt = 0;
   private lastNetOkAt = 0;
@@ -453,7 +458,8 @@ export class EtcdCoordinator implements Coordinator {
 
   status(): ClusterStatus {
     const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
-    return statusFromMirror(this.mirror, this.me, up);
+    const st = statusFromMirror(this.mirror, this.me, up);
+    return this.writeState ? { ...st, etcdWrites: this.writeState } : st;
   }
 
   /** Jobset ids this worker holds now (diagnostics and tests). */
@@ -1044,6 +1050,15 @@ export class EtcdCoordinator implements Coordinator {
         this.scheduleReact();
       },
       onScaling: (e) => this.emit('scaling', e),
+      onWriteError: (r) => this.opts.metrics.etcdWriteErrors?.inc({ cause: r.cause }),
+      onWriteRefused: (r, error) => {
+        this.writeState = { refused: true, cause: r.cause, remedy: r.remedy, since: this.clock.now(), error };
+        this.emit('writes', this.writeState);
+      },
+      onWritesAccepted: () => {
+        this.writeState = null;
+        this.emit('writes', { refused: false, cause: null, remedy: null, since: null, error: null });
+      },
     });
     this.adminDuties.start();
     this.emit('admin', true);
@@ -1053,6 +1068,7 @@ export class EtcdCoordinator implements Coordinator {
     if (this.adminTimer) this.clock.clearTimeout(this.adminTimer);
     this.adminTimer = null;
     if (this.adminToken === null) return;
+    this.writeState = null;
     this.adminDuties?.stop();
     this.adminDuties = null;
     this.adminToken = null;
