@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EtcdRpc } from '../../src/cluster/etcd/client.js';
+import { writeRefusalOf } from '../../src/cluster/etcd/errors.js';
 import { Keys } from '../../src/cluster/etcd/keys.js';
 import {
   type CurrentJobset,
@@ -336,5 +337,17 @@ describe('quantizeLag', () => {
     expect([0, 0.2, 1, 1.5, 3, 7, 12, 180, 999, 1001].map(quantizeLag)).toEqual([
       0, 0, 1, 2, 5, 10, 20, 200, 1000, 2000,
     ]);
+  });
+});
+
+describe('writeRefusalOf', () => {
+  it('names lasting refusals with a remedy, and nothing else', () => {
+    expect(writeRefusalOf(new Error('etcdserver: mvcc: database space exceeded'))).toMatchObject({
+      cause: 'nospace',
+      remedy: expect.stringContaining('etcdctl alarm disarm'),
+    });
+    expect(writeRefusalOf(new Error('etcdserver: request is too large'))?.cause).toBe('too_large');
+    expect(writeRefusalOf(new Error('etcdserver: too many requests'))?.cause).toBe('too_many_requests');
+    expect(writeRefusalOf(new Error('14 UNAVAILABLE: No connection established'))).toBeNull();
   });
 });
