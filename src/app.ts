@@ -14,6 +14,7 @@ import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './co
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
+import { LocalFaultMonitor } from './engine/local-faults.js';
 import { createEngineObserver } from './engine/observer.js';
 import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry } from './logging.js';
@@ -23,7 +24,7 @@ import type { Logger } from './model/logger.js';
 import { ResultsFile } from './output/results-file.js';
 import { EventStream } from './server/event-stream.js';
 import { startStatusServer } from './server/status-server.js';
-import { createSinkHub } from './sinks/index.js';
+import { createSinkHub, type SelfEventKind } from './sinks/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -48,6 +49,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
   let engine: Engine | null = null;
   let clusterHooks: ClusterHooks | null = null;
+  let resultsFile: ResultsFile | null = null;
+  let localFaults: LocalFaultMonitor | null = null;
+  const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
+    sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
 
   const ready = () => {
     const reasons: string[] = [];
@@ -71,6 +76,15 @@ export async function startApp(opts: RunOptions): Promise<App> {
         mode: opts.etcd ? 'etcd' : 'standalone',
         lag_p99_ms: engine?.lagP99(),
         ...engineHealth(engine),
+        degraded: localFaults?.degraded ?? false,
+        results_file: resultsFile
+          ? {
+              path: resultsFile.path,
+              ok: resultsFile.error === null,
+              error: resultsFile.error?.code ?? null,
+              dropped: resultsFile.droppedLines,
+            }
+          : null,
       },
       cluster: coordinator?.status() ?? null,
       config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
@@ -150,13 +164,30 @@ export async function startApp(opts: RunOptions): Promise<App> {
     maxConcurrentPerThread: inflight.perThread,
   });
   await pool.started();
-  const resultsFile = opts.resultsFile ? new ResultsFile(opts.resultsFile) : null;
+  if (opts.resultsFile) resultsFile = openResultsFile(opts.resultsFile, { clock, metrics, logger, announce });
+  const coord = coordinator;
+  localFaults = new LocalFaultMonitor({
+    clock,
+    onEpisode: (e) => {
+      const message = e.degraded
+        ? `worker ${opts.id} cannot carry out some checks (local: ${e.code}): a fault of this worker, not of the targets; their alert states are left as they are`
+        : `worker ${opts.id} carries out its checks again (${e.count} local errors over ${Math.round(e.durationMs / 1000)} s)`;
+      if (e.degraded) logger.error({ code: e.code }, message);
+      else logger.info({ code: e.code, count: e.count }, message);
+      announce(e.degraded ? 'worker_degraded' : 'worker_recovered', message, {
+        code: e.code,
+        count: e.count,
+      });
+      events.publish('worker', { id: opts.id, degraded: e.degraded, code: e.code });
+    },
+    onDominated: (d) => coord.setLocallyDegraded?.(d),
+  });
   const engineLog = logger.child({ module: 'engine' });
   engine = new Engine({
     clock,
     runner: pool,
     coordinator,
-    outputs: createFanout({ metrics, resultsFile, sinks, events, logger }),
+    outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
     logger: engineLog,
     observer: createEngineObserver({
       metrics,
@@ -167,6 +198,13 @@ export async function startApp(opts: RunOptions): Promise<App> {
       publish: (type, data) => events.publish(type, data),
       pending: () => engine?.pendingChecks() ?? 0,
     }),
+    onClockStep: (stepMs) => {
+      const size = `${stepMs < 0 ? '-' : '+'}${(Math.abs(stepMs) / 1000).toFixed(1)} s`;
+      const message = `wall clock of ${opts.id} stepped ${size}; the schedule was re-planned for the new time (timers and leases run on the monotonic clock)`;
+      logger.warn({ stepMs }, message);
+      announce('clock_step', message, { step_ms: stepMs });
+      events.publish('worker', { id: opts.id, clockStepMs: stepMs });
+    },
   });
   engine.start();
   if (coordinator instanceof StandaloneCoordinator) {
@@ -269,6 +307,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
           worker: opts.id,
           message: `worker ${opts.id} stopped (${reason})`,
         });
+        localFaults?.close();
         await sinks.close(STOP_GRACE_MS / 4);
         await resultsFile?.close();
         await server.close();
@@ -280,6 +319,33 @@ export async function startApp(opts: RunOptions): Promise<App> {
 }
 
 export type { ClusterStatus };
+
+/** `--results-file` with its write errors reported (log, metric, `self` event) and its recovery. */
+function openResultsFile(
+  path: string,
+  deps: {
+    clock: typeof systemClock;
+    metrics: ReturnType<typeof createMetrics>;
+    logger: ReturnType<typeof createLogger>;
+    announce: (kind: SelfEventKind, message: string, details?: Record<string, unknown>) => void;
+  },
+): ResultsFile {
+  const { clock, metrics, logger, announce } = deps;
+  return new ResultsFile(path, {
+    clock,
+    onDropped: (n) => metrics.resultsFileDropped.inc(n),
+    onFailing: (err) => {
+      const message = `results file ${path} cannot be written (${err.code ?? err.message}): result lines are dropped and counted (watcher_results_file_dropped_total) until it can; retrying`;
+      logger.error({ path, code: err.code }, message);
+      announce('results_file_failing', message, { path, code: err.code ?? null });
+    },
+    onResumed: (dropped) => {
+      const message = `results file ${path} is written again; ${dropped} result lines were dropped`;
+      logger.info({ path, dropped }, message);
+      announce('results_file_ok', message, { path, dropped });
+    },
+  });
+}
 
 function scalingHitMessage(e: ScalingEvent): string {
   const parts: string[] = [];
@@ -318,10 +384,10 @@ function engineHealth(engine: Engine | null) {
   const r = engine.overloadReading();
   return {
     overloaded: r?.overloaded ?? false,
-    overloaded_since: r?.since ?? null,
+    overloaded_since: engine.overloadedSince(),
     behind_jobs: r?.behind ?? 0,
     served_rate: r?.servedRate ?? null,
-    coverage: engine.skips.coverage(Date.now()),
+    coverage: engine.coverage(),
     checks_pending: engine.pendingChecks(),
     checks_run: engine.skips.runTotal,
     checks_skipped: { ...engine.skips.totals },
@@ -408,6 +474,21 @@ function wireClusterEvents(
     events.publish('cluster', { scaling: e });
   });
   etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
+  etcd.on('writes', (w) => {
+    const message = w.refused
+      ? `etcd refuses the admin's writes (${w.cause}): config changes are not applied until it accepts them; checks go on. ${w.remedy}`
+      : 'etcd accepts the admin writes again; the pending config is applied';
+    if (w.refused) logger.error({ cause: w.cause, err: w.error }, message);
+    else logger.info({}, message);
+    sinks.selfEvent({
+      kind: w.refused ? 'etcd_write_refused' : 'etcd_write_ok',
+      at: clock.now(),
+      worker: workerId,
+      message,
+      details: { cause: w.cause, remedy: w.remedy },
+    });
+    events.publish('cluster', { etcdWrites: w });
+  });
   return {
     sinksConfigured: () => {
       if (admin) sendSignals();

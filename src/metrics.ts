@@ -165,6 +165,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registers: r,
     }),
     isAdmin: new Gauge({ name: 'watcher_is_admin', help: '1 on the elected admin worker', registers: r }),
+    checksLocalErrors: new Counter({
+      name: 'watcher_checks_local_errors_total',
+      help: 'Checks the worker itself could not carry out (not a target failure), by code (EMFILE, ...)',
+      labelNames: ['code'] as const,
+      registers: r,
+    }),
+    resultsFileDropped: new Counter({
+      name: 'watcher_results_file_dropped_total',
+      help: 'Result lines not written to --results-file (write errors, buffer full)',
+      registers: r,
+    }),
+    etcdWriteErrors: new Counter({
+      name: 'watcher_etcd_write_errors_total',
+      help: 'etcd writes refused by etcd itself (e.g. NOSPACE), by cause',
+      labelNames: ['cause'] as const,
+      registers: r,
+    }),
   };
 }
 

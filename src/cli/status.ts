@@ -53,6 +53,16 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
   out.push(
     `cluster ${cluster}: ${s.workers.length} workers, admin ${s.admin ?? '(none)'}, ${s.jobsets.length} jobsets, ${jobs} jobs, ${s.waiting} waiting`,
   );
+  if (s.etcdAlarms && s.etcdAlarms.length > 0) {
+    const names = [...new Set(s.etcdAlarms.map((a) => a.alarm))].join(', ');
+    out.push(
+      `etcd alarm ${names} on ${s.etcdAlarms.length} member(s): etcd refuses writes, config changes are not applied (docs/RUNBOOK.md "etcd_write_refused")`,
+    );
+    if (s.etcdAlarms.some((a) => a.alarm === 'Nospace' || a.alarm === 'NOSPACE'))
+      out.push('  fix: etcdctl compact <revision>; etcdctl defrag --cluster; etcdctl alarm disarm');
+  }
+  if (s.etcdWrites?.refused)
+    out.push(`etcd refuses admin writes (${s.etcdWrites.cause}): ${s.etcdWrites.remedy}`);
   out.push('');
   out.push(
     table([

@@ -36,6 +36,17 @@ export interface JobsetInfo {
   jobs: number;
 }
 
+/** Whether etcd accepts the admin's writes (`refused` with cause and remedy while it does not). */
+export interface EtcdWriteState {
+  refused: boolean;
+  /** `nospace`, `too_large`, `too_many_requests`, `corrupt` */
+  cause: string | null;
+  remedy: string | null;
+  /** epoch ms the refusal started */
+  since: number | null;
+  error: string | null;
+}
+
 export interface ClusterStatus {
   mode: 'standalone' | 'etcd';
   self: string;
@@ -44,6 +55,10 @@ export interface ClusterStatus {
   workers: WorkerInfo[];
   jobsets: JobsetInfo[];
   waiting: number;
+  /** on the admin, while etcd refuses its writes */
+  etcdWrites?: EtcdWriteState;
+  /** active etcd alarms (`watcher status` asks etcd), e.g. NOSPACE */
+  etcdAlarms?: Array<{ member: string; alarm: string }>;
 }
 
 /**
@@ -64,6 +79,8 @@ export interface Coordinator {
    * completed since the previous report (cluster: shedding and the published serviceable rate).
    */
   reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void;
+  /** Local faults (EMFILE, ...) are most of this worker's results: take no more work (cluster). */
+  setLocallyDegraded?(degraded: boolean): void;
   /** true once config is loaded and (cluster) the lease is held */
   ready(): boolean;
   status(): ClusterStatus;

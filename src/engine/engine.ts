@@ -4,6 +4,7 @@
  * from the Coordinator, results leave through the `ResultSink` callbacks.
  */
 import { AlertBook } from '../alerts/index.js';
+import { isLocalReason } from '../checks/reasons.js';
 import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
 import type { Health, StateChange } from '../model/alert.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
@@ -106,6 +107,8 @@ export class Engine {
       observer?: EngineObserver;
       overloadTuning?: OverloadTuning;
       maxBatch?: number;
+      /** the wall clock stepped by this much (the schedule was re-planned) */
+      onClockStep?: (stepMs: number) => void;
     },
   ) {
     this.overload = new OverloadDetector(deps.overloadTuning ?? DEFAULT_OVERLOAD_TUNING);
@@ -114,6 +117,7 @@ export class Engine {
       onDue: (batch) => this.dispatch(batch),
       maxBatch: deps.maxBatch ?? 256,
       logger: deps.logger,
+      onClockStep: deps.onClockStep,
     });
   }
 
@@ -175,7 +179,7 @@ export class Engine {
   private dispatch(batch: DueCheck[]): void {
     if (this.stopping) return;
     for (const d of batch) if (d.scheduledAt > this.dispatchedThrough) this.dispatchedThrough = d.scheduledAt;
-    const now = this.deps.clock.now();
+    const now = this.deps.clock.monotonic(); // coverage buckets: a wall step must not shift them
     if (this.deps.coordinator.mayRun && !this.deps.coordinator.mayRun()) {
       for (const d of batch) {
         const job = this.jobs.get(d.id);
@@ -221,8 +225,11 @@ export class Engine {
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
     job.last = r;
-    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, r.started_at);
+    // Lag windows age on the monotonic clock: a wall-clock step neither empties nor freezes them.
+    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, this.deps.clock.monotonic());
     this.deps.outputs.result(r, job.endpoint);
+    // A check this worker could not carry out (`local: EMFILE`, ...) says nothing about the target.
+    if (isLocalReason(r.error)) return;
     const change = this.alerts.apply(r);
     if (change) {
       job.suppressed = change.suppressed;
@@ -266,7 +273,7 @@ export class Engine {
    * counts) feeds the overload verdict, the coordinator (cluster: shedding) and the observer.
    */
   tick(): void {
-    const now = this.deps.clock.now();
+    const now = this.deps.clock.monotonic();
     const stats = new Map<string, { lagMs: number; intervalMs: number }>();
     for (const [name, job] of this.jobs) {
       const lagMs = this.lag.minOfLast(name, 3, now);
@@ -278,6 +285,18 @@ export class Engine {
     this.lastReading = reading;
     this.deps.coordinator.reportLag?.(stats, completed);
     this.deps.observer?.tick(reading, this.skips.coverage(now));
+  }
+
+  /** Slots run / slots due over the last minute (1 when nothing was due). */
+  coverage(): number {
+    return this.skips.coverage(this.deps.clock.monotonic());
+  }
+
+  /** When the current overload episode began, as wall time (null outside an episode). */
+  overloadedSince(): number | null {
+    const since = this.lastReading?.since;
+    if (since === null || since === undefined) return null;
+    return Math.round(this.deps.clock.now() - (this.deps.clock.monotonic() - since));
   }
 
   /** The latest overload verdict (null before the first second). */
@@ -316,7 +335,7 @@ export class Engine {
   }
 
   lagP99(): number | null {
-    return this.lag.p99(this.deps.clock.now());
+    return this.lag.p99(this.deps.clock.monotonic());
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Lag bookkeeping (lag = started_at - scheduled_at, measured where the check starts). Pure and
- * clock-driven: every time comes in as an argument.
+ * clock-driven: every time comes in as an argument. The engine passes monotonic times (ms), so a
+ * wall-clock step neither empties nor freezes the windows; any ms timeline works.
  *
  * Window: per job, the last `perJob` samples (default 16) not older than `maxAgeMs` (default
  * 10 min) at the time asked. A count window (not only a time window) so that slow schedules
@@ -29,7 +30,7 @@ export function lagThresholdMs(intervalMs: number): number {
 /** A ring of (lag, at) samples in shared typed arrays: positions [base, base + capacity). */
 interface Ring {
   lag: Float32Array;
-  /** epoch seconds: ages are judged against a window of minutes */
+  /** seconds on the caller's timeline (the engine: monotonic): ages are judged against a window of minutes */
   at: Uint32Array;
   base: number;
   capacity: number;
@@ -103,7 +104,7 @@ export class LagTracker {
     return lagThresholdMs(intervalMs);
   }
 
-  /** Record the lag of one check of job `id` that started at `at` (epoch ms). */
+  /** Record the lag of one check of job `id` observed at `at` (ms). */
   record(id: string, lagMs: number, at: number): void {
     let ring = this.jobs.get(id);
     if (!ring) {

@@ -12,7 +12,7 @@ import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import { typicalIntervalMs } from '../../schedule/index.js';
 import { cmp, type EtcdRpc, type Op, op, opSize } from './client.js';
-import { describeError } from './errors.js';
+import { describeError, type WriteRefusal, writeRefusalOf } from './errors.js';
 import type { Keys } from './keys.js';
 import type { Mirror } from './mirror.js';
 import { stuckWorkers } from './ownership.js';
@@ -58,7 +58,17 @@ export interface AdminContext {
   /** the admin key is no longer ours: the coordinator drops the admin role */
   onFenced(): void;
   onScaling(e: ScalingEvent): void;
+  /** etcd refused an admin write for a lasting reason (NOSPACE...): once per cause and episode */
+  onWriteRefused?(refusal: WriteRefusal, error: string): void;
+  /** every refused write (metrics) */
+  onWriteError?(refusal: WriteRefusal): void;
+  /** etcd accepts admin writes again after a refusal */
+  onWritesAccepted?(): void;
 }
+
+/** Reconcile retries after a failure: 1 s doubling to RECONCILE_RETRY_MAX_MS (never a storm). */
+const RECONCILE_RETRY_MS = 1000;
+const RECONCILE_RETRY_MAX_MS = 10_000;
 
 /** Most ops per admin transaction (etcd allows 128; one slot for safety). */
 const MAX_TXN_OPS = 120;
@@ -126,8 +136,17 @@ export class AdminDuties {
   private readonly movedAt = new Map<string, { at: number; from: string }>();
   /** the episode as etcd holds it (undefined: not read yet since this admin was elected) */
   private scaling: ScalingValue | null | undefined = undefined;
+  /** consecutive failed reconciles (the retry backs off) */
+  private reconcileFailures = 0;
+  /** cause of the current write-refusal episode */
+  private refused: WriteRefusal['cause'] | null = null;
 
   constructor(private readonly c: AdminContext) {}
+
+  /** The cause while etcd refuses admin writes (NOSPACE...), else null. */
+  get writeRefusal(): WriteRefusal['cause'] | null {
+    return this.refused;
+  }
 
   start(): void {
     this.c.logger.info({ token: this.c.token }, 'admin duties started');
@@ -234,8 +253,12 @@ export class AdminDuties {
         ops.push(op.del(keys.jobset(id)), op.del(keys.owner(id)), op.del(keys.move(id)));
       }
       for (const name of result.removed) ops.push(op.del(keys.state(name)));
-      if (ops.length === 0) return;
+      if (ops.length === 0) {
+        this.reconcileSucceeded();
+        return;
+      }
       const ok = await this.write(ops);
+      this.reconcileSucceeded();
       if (ok) {
         this.c.logger.info(
           {
@@ -249,8 +272,7 @@ export class AdminDuties {
         );
       }
     } catch (err) {
-      this.c.logger.warn({ err: describeError(err) }, 'admin reconcile failed; retrying');
-      this.scheduleReconcile(1000);
+      this.reconcileFailed(err);
     } finally {
       this.reconciling = false;
       if (this.reconcileAgain) {
@@ -258,6 +280,33 @@ export class AdminDuties {
         this.scheduleReconcile(0);
       }
     }
+  }
+
+  private reconcileSucceeded(): void {
+    this.reconcileFailures = 0;
+    if (this.refused === null) return;
+    this.refused = null;
+    this.c.onWritesAccepted?.();
+  }
+
+  private reconcileFailed(err: unknown): void {
+    const delay = Math.min(RECONCILE_RETRY_MAX_MS, RECONCILE_RETRY_MS * 2 ** this.reconcileFailures);
+    this.reconcileFailures++;
+    const refusal = writeRefusalOf(err);
+    if (refusal) {
+      this.c.onWriteError?.(refusal);
+      if (this.refused !== refusal.cause) {
+        this.refused = refusal.cause;
+        this.c.onWriteRefused?.(refusal, describeError(err));
+      }
+    }
+    // The first failure of a run is worth a warning; the retries are not.
+    const level = this.reconcileFailures === 1 ? 'warn' : 'debug';
+    this.c.logger[level](
+      { err: describeError(err), cause: refusal?.cause, retryInMs: delay, failures: this.reconcileFailures },
+      'admin reconcile failed; retrying',
+    );
+    this.scheduleReconcile(delay);
   }
 
   private async runHousekeeping(): Promise<void> {

@@ -15,7 +15,7 @@ import type { AlertState } from '../../model/alert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
-import type { ClusterStatus, Coordinator, OwnedJob } from '../coordinator.js';
+import type { ClusterStatus, Coordinator, EtcdWriteState, OwnedJob } from '../coordinator.js';
 import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
 import { AlertStateStore } from './alert-states.js';
 import { BackupTimers, claimTxn } from './claims.js';
@@ -53,7 +53,8 @@ export type ClusterMetrics = Pick<
   | 'spareCapacity'
   | 'workersNeeded'
   | 'claimsTotal'
->;
+> &
+  Partial<Pick<Metrics, 'etcdWriteErrors'>>;
 
 export interface CoordinatorTuning extends AdminTuning, ShedTuning {
   /** per-attempt deadline of unary etcd calls */
@@ -140,6 +141,8 @@ export interface CoordinatorEvents {
   signals: [s: ScalingSignals];
   /** a problem the operator must know (e.g. our --id taken by another process during a partition) */
   problem: [err: ClusterError];
+  /** etcd refuses the admin's writes for a lasting reason (NOSPACE...) / accepts them again */
+  writes: [e: EtcdWriteState];
 }
 
 type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
@@ -197,6 +200,10 @@ export class EtcdCoordinator implements Coordinator {
   private lastPublishAt = 0;
   private lastPublished = '';
   private lagP99Ms: number | null = null;
+  /** set by the engine while local faults dominate its results: no claims (like an overloaded worker) */
+  private locallyDegraded = false;
+  /** set while etcd refuses the admin's writes (NOSPACE...) */
+  private writeState: EtcdWriteState | null = null;
   private shed!: ShedController;
   private servedRate: number | null = null;
   private servedRateUntil = 0;
@@ -370,6 +377,16 @@ export class EtcdCoordinator implements Coordinator {
    * jobsets down to the estimated serviceable rate; claim again only after a recovery window
    * without any job behind, and never above the rate kept (rate cap, for a hold time).
    */
+  setLocallyDegraded(degraded: boolean): void {
+    if (this.locallyDegraded === degraded) return;
+    this.locallyDegraded = degraded;
+    this.log.warn(
+      { degraded },
+      degraded ? 'local faults dominate: not claiming' : 'local faults gone: claiming again',
+    );
+    if (!degraded) this.scheduleReact();
+  }
+
   reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void {
     const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
     this.lagP99Ms =
@@ -377,7 +394,8 @@ export class EtcdCoordinator implements Coordinator {
     this.schedulePublish();
     if (this.phase !== 'running') return;
     const wasShedding = this.shed.shedding;
-    const now = this.clock.now();
+    // overload windows and the rate cap's hold run on the monotonic clock (a wall step moves neither)
+    const now = this.clock.monotonic();
     const mine = this.myLoad();
     const step = this.shed.update(stats, mine.rate, now, completed);
     this.noteServedRate(step.reading.overloaded ? step.reading.servedRate : null, now);
@@ -398,6 +416,13 @@ export class EtcdCoordinator implements Coordinator {
       this.scheduleReact();
     }
     if (step.targetRate !== null) void this.shedDownTo(step.targetRate, mine.rate, step.slope);
+  }
+
+  /** When the current overload episode began, as wall time (the admin compares it with its own clock). */
+  private overloadedSinceWall(): number | null {
+    const since = this.shed.shedding ? this.shed.last?.since : null;
+    if (since === null || since === undefined) return null;
+    return Math.round(this.clock.now() - (this.clock.monotonic() - since));
   }
 
   /**
@@ -453,7 +478,7 @@ export class EtcdCoordinator implements Coordinator {
     try {
       await this.releaseJobsets(release, true);
       const kept = Math.max(0, ownRate - shedRate);
-      this.shed.shed(kept, this.clock.now());
+      this.shed.shed(kept, this.clock.monotonic());
       this.log.info(
         {
           jobsets: [...release.keys()],
@@ -475,7 +500,8 @@ export class EtcdCoordinator implements Coordinator {
 
   status(): ClusterStatus {
     const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
-    return statusFromMirror(this.mirror, this.me, up);
+    const st = statusFromMirror(this.mirror, this.me, up);
+    return this.writeState ? { ...st, etcdWrites: this.writeState } : st;
   }
 
   /** Jobset ids this worker holds now (diagnostics and tests). */
@@ -540,7 +566,7 @@ export class EtcdCoordinator implements Coordinator {
       shedding: this.shed.shedding,
       rateCap: this.shed.rateCap,
       overloaded: this.shed.shedding,
-      overloadedSince: this.shed.shedding ? (this.shed.last?.since ?? null) : null,
+      overloadedSince: this.overloadedSinceWall(),
       ownedRate: Math.round(this.myLoad().rate * 1000) / 1000,
       servedRate: this.servedRate,
       onPartition: this.opts.onPartition,
@@ -647,7 +673,7 @@ export class EtcdCoordinator implements Coordinator {
   private async recover(old: Session): Promise<void> {
     const rpc = this.requireRpc();
     for (let attempt = 0; this.phase === 'recovering'; attempt++) {
-      const sentAt = this.clock.now();
+      const sentAt = this.clock.monotonic(); // a lease deadline: monotonic (session.ts)
       try {
         let session: Session;
         const ttl = await rpc.keepAliveOnce(old.leaseId, Math.min(1500, old.ttlMs / 3));
@@ -677,7 +703,7 @@ export class EtcdCoordinator implements Coordinator {
         this.scheduleReact();
         return;
       } catch (err) {
-        if (this.clock.now() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
+        if (this.clock.monotonic() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
           this.lastNetFailureAt = this.clock.now();
         if (err instanceof ClusterError && err.code === ClusterErrorCode.ID_IN_USE) {
           this.log.error({}, err.message);
@@ -850,7 +876,8 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   private evaluateFree(): void {
-    if (this.phase !== 'running' || this.shed.shedding || !this.session?.valid()) return;
+    if (this.phase !== 'running' || this.shed.shedding || this.locallyDegraded || !this.session?.valid())
+      return;
     const now = this.clock.now();
     if (now < this.joinGraceUntil) {
       if (!this.joinTimer) {
@@ -1069,6 +1096,15 @@ export class EtcdCoordinator implements Coordinator {
         this.scheduleReact();
       },
       onScaling: (e) => this.emit('scaling', e),
+      onWriteError: (r) => this.opts.metrics.etcdWriteErrors?.inc({ cause: r.cause }),
+      onWriteRefused: (r, error) => {
+        this.writeState = { refused: true, cause: r.cause, remedy: r.remedy, since: this.clock.now(), error };
+        this.emit('writes', this.writeState);
+      },
+      onWritesAccepted: () => {
+        this.writeState = null;
+        this.emit('writes', { refused: false, cause: null, remedy: null, since: null, error: null });
+      },
     });
     this.adminDuties.start();
     this.emit('admin', true);
@@ -1078,6 +1114,7 @@ export class EtcdCoordinator implements Coordinator {
     if (this.adminTimer) this.clock.clearTimeout(this.adminTimer);
     this.adminTimer = null;
     if (this.adminToken === null) return;
+    this.writeState = null;
     this.adminDuties?.stop();
     this.adminDuties = null;
     this.adminToken = null;
