@@ -41,20 +41,68 @@ const endpoints = Array.from({ length: N }, (_, i) => ({
   next_due: now0 + 1000,
   skipped_slots: 0,
   depends_on: i > 0 && i < 40 ? [name(0)] : [],
-  last: { scheduled_at: now0 - 1000, started_at: now0 - 999, duration_ms: 12.3, ok: i % 97 !== 0, status_code: i % 97 === 0 ? 503 : 200, error: i % 97 === 0 ? 'status 503' : null },
+  last: {
+    scheduled_at: now0 - 1000,
+    started_at: now0 - 999,
+    duration_ms: 12.3,
+    ok: i % 97 !== 0,
+    status_code: i % 97 === 0 ? 503 : 200,
+    error: i % 97 === 0 ? 'status 503' : null,
+  },
   history_ms: history(),
 }));
 const statusDoc = JSON.stringify({
   version: 2,
   scope: 'cluster',
   generated_at: now0,
-  worker: { id: 'w1', address: '127.0.0.1:0', mode: 'etcd', watcher_version: 'bench', admin: true, etcd_up: true, jobs: N / 3, lag_p99_ms: 2, overloaded: false, overloaded_since: null, behind_jobs: 0, served_rate: null, coverage: 1, checks_pending: 0, checks_run: 0, checks_skipped: {} },
+  worker: {
+    id: 'w1',
+    address: '127.0.0.1:0',
+    mode: 'etcd',
+    watcher_version: 'bench',
+    admin: true,
+    etcd_up: true,
+    jobs: N / 3,
+    lag_p99_ms: 2,
+    overloaded: false,
+    overloaded_since: null,
+    behind_jobs: 0,
+    served_rate: null,
+    coverage: 1,
+    checks_pending: 0,
+    checks_run: 0,
+    checks_skipped: {},
+  },
   cluster: {
-    mode: 'etcd', admin: 'w1', etcd_up: true, waiting: 0,
-    workers: WORKERS.map((id) => ({ id, address: '127.0.0.1:0', admin: id === 'w1', watcher_version: 'bench', started_at: now0, jobs: N / 3, jobsets: 53, capacity: null, lag_p99_ms: 2, shedding: false, overloaded: false, owned_rate: 1000, served_rate: null, coverage: 1, lease_ok: true, answered: true })),
+    mode: 'etcd',
+    admin: 'w1',
+    etcd_up: true,
+    waiting: 0,
+    workers: WORKERS.map((id) => ({
+      id,
+      address: '127.0.0.1:0',
+      admin: id === 'w1',
+      watcher_version: 'bench',
+      started_at: now0,
+      jobs: N / 3,
+      jobsets: 53,
+      capacity: null,
+      lag_p99_ms: 2,
+      shedding: false,
+      overloaded: false,
+      owned_rate: 1000,
+      served_rate: null,
+      coverage: 1,
+      lease_ok: true,
+      answered: true,
+    })),
     jobsets: [],
   },
-  unanswered: [], partial: false, config: { files: [], problems: [] }, sinks: [], endpoints,
+  unanswered: [],
+  partial: false,
+  config: { files: [], problems: [] },
+  sinks: [],
+  endpoints,
 });
 
 let sent = 0;
@@ -96,15 +144,27 @@ const base = `http://127.0.0.1:${server.address().port}`;
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
-  const metric = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const metric = async () =>
+    Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => window.__watcher && window.__watcher.firstRenderMs !== null, null, { timeout: 30_000 });
+  await page.waitForFunction(() => window.__watcher && window.__watcher.firstRenderMs !== null, null, {
+    timeout: 30_000,
+  });
   const first = await page.evaluate(() => ({ ...window.__watcher }));
   const rowsShown = await page.locator('.row:not([hidden])').count();
   // frame times during the run, from inside the page
