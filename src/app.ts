@@ -4,6 +4,7 @@
  * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
  */
 
+import { Counter } from 'prom-client';
 import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
@@ -22,7 +23,10 @@ import { createMetrics } from './metrics.js';
 import { systemClock } from './model/clock.js';
 import type { Logger } from './model/logger.js';
 import { ResultsFile } from './output/results-file.js';
-import { EventStream } from './server/event-stream.js';
+import { ClusterView } from './server/cluster-status.js';
+import { EventRelay } from './server/event-relay.js';
+import { createEventStreams, type EventStream } from './server/event-stream.js';
+import { type HealthDoc, localStatusDoc } from './server/status-doc.js';
 import { startStatusServer } from './server/status-server.js';
 import { createSinkHub, type SelfEventKind } from './sinks/index.js';
 
@@ -44,7 +48,18 @@ export async function startApp(opts: RunOptions): Promise<App> {
   secrets.add(opts.httpToken);
   const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
   const metrics = createMetrics();
-  const events = new EventStream();
+  const eventsDropped = new Counter({
+    name: 'watcher_events_dropped_total',
+    help: 'live events a slow SSE client did not get (it was told to reload), by stream',
+    labelNames: ['stream'],
+    registers: [metrics.registry],
+  });
+  const streams = createEventStreams({
+    selfId: opts.id,
+    redact: (t) => secrets.redact(t),
+    dropped: (stream, n) => eventsDropped.inc({ stream }, n),
+  });
+  const events = streams.local;
   let snapshot: ConfigSnapshot | null = null;
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
   let engine: Engine | null = null;
@@ -61,37 +76,57 @@ export async function startApp(opts: RunOptions): Promise<App> {
     return { ready: reasons.length === 0, reasons };
   };
 
+  const localStatus = () =>
+    localStatusDoc(
+      {
+        id: opts.id,
+        address: server.address,
+        watcherVersion: VERSION,
+        health: {
+          ...engineHealth(engine),
+          degraded: localFaults?.degraded ?? false,
+          results_file: resultsFile
+            ? {
+                path: resultsFile.path,
+                ok: resultsFile.error === null,
+                error: resultsFile.error?.code ?? null,
+                dropped: resultsFile.droppedLines,
+              }
+            : null,
+        },
+        cluster: coordinator?.status() ?? null,
+        config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
+        sinks: sinks.stats(),
+        endpoints: engine?.status() ?? [],
+      },
+      clock.now(),
+    );
+  const clusterView = new ClusterView({
+    selfId: opts.id,
+    local: localStatus,
+    cluster: () => coordinator?.status() ?? null,
+    token: opts.httpToken,
+  });
+  const relay = new EventRelay({
+    selfId: opts.id,
+    token: opts.httpToken,
+    peers: () => coordinator?.status().workers ?? [],
+    into: streams.cluster,
+    logger: logger.child({ module: 'relay' }),
+  });
   const server = await startStatusServer({
     host: opts.listen.host,
     port: opts.listen.port,
     token: opts.httpToken,
     registry: metrics.registry,
     ready,
-    events,
+    events: streams,
+    onClusterListener: () => relay.wake(),
+    redact: (t) => secrets.redact(t),
     logger,
-    status: () => ({
-      worker: {
-        id: opts.id,
-        version: VERSION,
-        mode: opts.etcd ? 'etcd' : 'standalone',
-        lag_p99_ms: engine?.lagP99(),
-        ...engineHealth(engine),
-        degraded: localFaults?.degraded ?? false,
-        results_file: resultsFile
-          ? {
-              path: resultsFile.path,
-              ok: resultsFile.error === null,
-              error: resultsFile.error?.code ?? null,
-              dropped: resultsFile.droppedLines,
-            }
-          : null,
-      },
-      cluster: coordinator?.status() ?? null,
-      config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
-      sinks: sinks.stats(),
-      endpoints: engine?.status() ?? [],
-    }),
+    status: (scope) => (scope === 'local' ? localStatus() : clusterView.status()),
   });
+  relay.start();
 
   const sinks = createSinkHub({
     metrics,
@@ -310,6 +345,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
         localFaults?.close();
         await sinks.close(STOP_GRACE_MS / 4);
         await resultsFile?.close();
+        relay.stop();
         await server.close();
         logger.info({}, 'stopped');
       })();
@@ -379,11 +415,23 @@ function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, 
   );
 }
 
-/** The engine's overload view for /api/v1/status. */
-function engineHealth(engine: Engine | null) {
-  if (!engine) return {};
-  const r = engine.overloadReading();
+/** The engine's health for /api/v1/status. */
+function engineHealth(engine: Engine | null): Omit<HealthDoc, 'degraded' | 'results_file'> {
+  const r = engine?.overloadReading();
+  if (!engine)
+    return {
+      lag_p99_ms: null,
+      overloaded: false,
+      overloaded_since: null,
+      behind_jobs: 0,
+      served_rate: null,
+      coverage: 1,
+      checks_pending: 0,
+      checks_run: 0,
+      checks_skipped: {},
+    };
   return {
+    lag_p99_ms: engine.lagP99(),
     overloaded: r?.overloaded ?? false,
     overloaded_since: engine.overloadedSince(),
     behind_jobs: r?.behind ?? 0,
