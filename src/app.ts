@@ -80,7 +80,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     localStatusDoc(
       {
         id: opts.id,
-        address: server.address,
+        address: advertised,
         watcherVersion: VERSION,
         health: {
           ...engineHealth(engine),
@@ -126,6 +126,8 @@ export async function startApp(opts: RunOptions): Promise<App> {
     logger,
     status: (scope) => (scope === 'local' ? localStatus() : clusterView.status()),
   });
+  // what peers (cluster view, event relay) and the worker record use to reach this server
+  const advertised = opts.advertise ?? server.address;
   relay.start();
 
   const sinks = createSinkHub({
@@ -148,7 +150,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       }),
       cluster: opts.cluster,
       workerId: opts.id,
-      address: server.address,
+      address: advertised,
       version: VERSION,
       leaseTtlSec: opts.leaseTtl,
       capacity: opts.capacity,
@@ -178,7 +180,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     });
     coordinator = etcd;
   } else {
-    coordinator = new StandaloneCoordinator(opts.id, server.address, clock, VERSION);
+    coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
   }
 
   const inflight = planInflight(readFdLimit(), opts.threads);
