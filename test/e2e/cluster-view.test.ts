@@ -12,7 +12,7 @@ import type { StatusDoc } from '../../src/server/status-doc.js';
 import { openSse } from '../server/support.js';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
 import { type FlipTarget, startFlipTarget } from '../support/flip-target.js';
-import { killAllSpawned, spawnWorker, type WorkerProcess } from '../support/processes.js';
+import { freePort, killAllSpawned, spawnWorker, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const N = 12;
@@ -41,7 +41,14 @@ describe('cluster view (etcd, two worker processes)', () => {
     };
     w1 = await spawnWorker({ id: 'cv-1', ...common });
     await w1.waitReady(20_000, '/readyz');
-    w2 = await spawnWorker({ id: 'cv-2', ...common });
+    // cv-2 listens on the wildcard address and advertises a reachable one (as in a container)
+    const port = await freePort();
+    w2 = await spawnWorker({
+      id: 'cv-2',
+      ...common,
+      listen: `0.0.0.0:${port}`,
+      extraArgs: [...common.extraArgs, '--advertise', `127.0.0.1:${port}`],
+    });
     await w2.waitReady(20_000, '/readyz');
     await waitFor(
       async () => {
