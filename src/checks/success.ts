@@ -29,6 +29,12 @@ export interface Evaluation {
 const MAX_SHOWN = 48;
 const regexCache = new Map<string, RegExp | null>();
 
+/** Whether the check must read the peer certificate (a cert_expiry_days test). */
+export function needsCert(spec: CheckSpec): boolean {
+  for (const t of spec.successTests) if (t.kind === 'cert_expiry_days') return true;
+  return false;
+}
+
 /** Whether the body must be kept and parsed as JSON for this spec. */
 export function needsJson(spec: CheckSpec): boolean {
   if (spec.responseJsonValues.length > 0) return true;

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { buildConnector } from 'undici';
+import { type CertSummary, certOf } from '../net/cert.js';
 import { CheckAbort, CONNECT_TIMEOUT } from '../reasons.js';
 
 /** performance.now() marks; phases that did not happen stay undefined. */
@@ -24,9 +25,18 @@ export interface ConnectContext {
   tlsVerify: boolean;
   /** marks of the first connection of the check (later ones, e.g. redirect hops, are not timed) */
   marks: ConnectMarks | null;
+  /** read the peer certificate of the first TLS connection into `cert` (a cert_expiry_days test) */
+  wantCert: boolean;
+  cert: CertSummary | null;
 }
 
-const DEFAULT_CONTEXT: ConnectContext = { connectTimeoutMs: 10_000, tlsVerify: true, marks: null };
+const DEFAULT_CONTEXT: ConnectContext = {
+  connectTimeoutMs: 10_000,
+  tlsVerify: true,
+  marks: null,
+  wantCert: false,
+  cert: null,
+};
 
 export function connectFresh(
   ctx: ConnectContext | null,
@@ -77,6 +87,7 @@ export function connectFresh(
   if (isTls) {
     socket.once('secureConnect', () => {
       marks.tlsEnd = performance.now();
+      if (c.wantCert && c.cert === null) c.cert = certOf(socket as tls.TLSSocket);
       ready();
     });
   }
