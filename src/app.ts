@@ -14,7 +14,7 @@ import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry } from './logging.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, retainCertExpiry } from './metrics.js';
 import { systemClock } from './model/clock.js';
 import { ResultsFile } from './output/results-file.js';
 import { EventStream } from './server/event-stream.js';
@@ -139,6 +139,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   }
   coordinator.onOwnedChange((owned) => {
     metrics.jobsOwned.set(owned.size);
+    retainCertExpiry(metrics, owned);
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();

@@ -43,7 +43,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <main>
   <section id="problems-section" hidden><h2>Config problems</h2><ul class="problems" id="problems"></ul></section>
   <section><h2>Endpoints</h2>
-    <table><thead><tr><th>endpoint</th><th>state</th><th>last check</th><th>status</th><th>duration</th><th>lag</th><th>reason</th></tr></thead>
+    <table><thead><tr><th>endpoint</th><th>state</th><th>last check</th><th>status</th><th>duration</th><th>phases</th><th>cert</th><th>lag</th><th>reason</th></tr></thead>
     <tbody id="endpoints"></tbody></table>
   </section>
   <section><h2>Workers</h2>
@@ -59,13 +59,16 @@ export const DASHBOARD_HTML = `<!doctype html>
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   const ago = (t) => t ? Math.max(0, Math.round((Date.now() - t) / 1000)) + 's ago' : '-';
+  const PHASES = [['dns', 'dns'], ['connect', 'conn'], ['tls', 'tls'], ['firstByte', 'ttfb']];
+  const phases = (t) => t ? PHASES.filter(([k]) => t[k] != null).map(([k, n]) => n + ' ' + t[k].toFixed(1)).join(' · ') || '-' : '-';
+  const cert = (v) => v && v.cert_expiry_days != null ? esc(v.cert_expiry_days) + ' d' : '-';
   function render() {
     const list = [...rows.values()].sort((a, b) => (a.state === 'DOWN' ? 0 : 1) - (b.state === 'DOWN' ? 0 : 1) || a.name.localeCompare(b.name));
     $('endpoints').innerHTML = list.map((e) => {
       const r = e.last || {};
       return '<tr data-endpoint="' + esc(e.name) + '"><td>' + esc(e.name) + '</td><td class="state ' + esc(e.state) + '">' + esc(e.state) + (e.suppressed ? ' (suppressed)' : '') +
         '</td><td>' + ago(r.started_at) + '</td><td>' + esc(r.status_code ?? '-') + '</td><td>' + (r.duration_ms != null ? r.duration_ms.toFixed(1) + ' ms' : '-') +
-        '</td><td>' + (r.started_at ? (r.started_at - r.scheduled_at) + ' ms' : '-') + '</td><td class="err">' + esc(r.error || '') + '</td></tr>';
+        '</td><td class="phases">' + phases(r.timings) + '</td><td class="cert">' + cert(r.values) + '</td><td>' + (r.started_at ? (r.started_at - r.scheduled_at) + ' ms' : '-') + '</td><td class="err">' + esc(r.error || '') + '</td></tr>';
     }).join('');
     $('count').textContent = rows.size;
     $('down').textContent = list.filter((e) => e.state === 'DOWN').length;

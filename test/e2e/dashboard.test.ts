@@ -16,17 +16,19 @@ const TOKEN = 'dashboard-test-token-1234';
 
 describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
   let target: Target;
+  let tlsTarget: Target;
   let dir: string;
   let worker: WorkerProcess;
   let browser: Browser;
 
   beforeAll(async () => {
-    target = await startTarget();
+    [target, tlsTarget] = await Promise.all([startTarget(), startTarget({ tls: true })]);
     dir = mkdtempSync(join(tmpdir(), 'watcher-dash-'));
     const host = target.url.replace('http://', '');
     writeFileSync(
       join(dir, 'a.yml'),
-      `${host}/ok:\n  scheme: http\n  interval: 1s\n${host}/status/503:\n  scheme: http\n  interval: 1s\n`,
+      `${host}/ok:\n  scheme: http\n  interval: 1s\n${host}/status/503:\n  scheme: http\n  interval: 1s\n` +
+        `127.0.0.1:${tlsTarget.port}:\n  probe: tls\n  tls_verify: false\n  interval: 1s\n`,
     );
     worker = await spawnWorker({
       id: 'dash',
@@ -53,7 +55,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
   afterAll(async () => {
     await browser?.close();
     await killAllSpawned();
-    await target?.close();
+    await Promise.all([target?.close(), tlsTarget?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -75,6 +77,18 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     const up = page.locator('tr[data-endpoint$="/ok"] td.state');
     await up.filter({ hasText: 'UP' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('#worker').textContent()).toBe('dash');
+    // phases of the latest check (a fresh connection to an IP: connect and first byte)
+    await page
+      .locator('tr[data-endpoint$="/ok"] td.phases')
+      .filter({ hasText: 'conn' })
+      .waitFor({ timeout: 10_000 });
+    expect(await page.locator('tr[data-endpoint$="/ok"] td.phases').textContent()).toMatch(
+      /conn [\d.]+ · ttfb [\d.]+/,
+    );
+    // days to expiry of a tls endpoint's certificate
+    const cert = page.locator(`tr[data-endpoint="127.0.0.1:${tlsTarget.port}"] td.cert`);
+    await cert.filter({ hasText: ' d' }).waitFor({ timeout: 10_000 });
+    expect(await cert.textContent()).toMatch(/^-?\d+\.\d d$/);
     expect(await page.locator('#down').textContent()).toBe('1');
     await page.screenshot({ path: join(dir, 'dashboard.png') });
     await page.close();
