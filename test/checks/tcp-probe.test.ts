@@ -2,8 +2,13 @@
  * The tcp probe through runCheck against real local servers: accepting, refusing, stalling,
  * answering right and wrong, resetting, flooding. Every failure has a short stable reason.
  */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCheck } from '../../src/checks/run-check.js';
+import { parseFile } from '../../src/config/index.js';
 import type { CheckSpec, ProbeOptions, SuccessTest } from '../../src/model/endpoint.js';
 import { startTcpTarget, type TcpTarget } from '../support/probe-targets.js';
 import { freePort } from '../support/processes.js';
@@ -122,5 +127,30 @@ describe('tcp probe', () => {
   test('tls: true on a plain server that never answers the handshake: timeout', async () => {
     const r = await check(tcp(plain.port, { tls: { serverName: null, caFile: null } }));
     expect(r).toMatchObject({ ok: false, error: 'timeout' });
+  });
+});
+
+describe('endpoints.d/examples/probes.yml.example', () => {
+  test('its offline tcp endpoints pass against a status server (port 9464 moved to a free one)', async () => {
+    const server = http.createServer((_q, res) => res.end('{"status":"ok"}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const file = join(import.meta.dirname, '../../endpoints.d/examples/probes.yml.example');
+      const text = readFileSync(file, 'utf8').replaceAll(':9464', `:${port}`);
+      const tcpEndpoints = parseFile(text, 'probes.yml', { env: {} }).endpoints.filter(
+        (e) => e.probe?.kind === 'tcp',
+      );
+      expect(tcpEndpoints).toHaveLength(2);
+      const results = await Promise.all(tcpEndpoints.map((e) => runCheck(e, Date.now(), 'w-test')));
+      expect(results.map((r) => [r.ok, r.error])).toEqual([
+        [true, null],
+        [true, null],
+      ]);
+      expect(results[1]!.values).toEqual({ code: '200' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
