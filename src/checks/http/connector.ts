@@ -8,7 +8,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { buildConnector } from 'undici';
-import { type CertSummary, certOf } from '../net/cert.js';
+import { type CertSummary, capturingIdentity, peerCert } from '../net/cert.js';
 import { CheckAbort, CONNECT_TIMEOUT } from '../reasons.js';
 
 /** performance.now() marks; phases that did not happen stay undefined. */
@@ -29,6 +29,8 @@ export interface ConnectContext {
   wantCert: boolean;
   cert: CertSummary | null;
 }
+
+const NO_CAPTURE = capturingIdentity();
 
 const DEFAULT_CONTEXT: ConnectContext = {
   connectTimeoutMs: 10_000,
@@ -51,6 +53,7 @@ export function connectFresh(
   const host = opts.hostname;
   const port = Number(opts.port) || (isTls ? 443 : 80);
   let socket: net.Socket;
+  const identity = c.wantCert ? capturingIdentity() : NO_CAPTURE;
   if (isTls) {
     socket = tls.connect({
       host,
@@ -59,6 +62,8 @@ export function connectFresh(
       servername: net.isIP(host) ? undefined : (opts.servername ?? host),
       rejectUnauthorized: c.tlsVerify,
       ALPNProtocols: ['http/1.1'],
+      // Not `checkServerIdentity: undefined`: tls.connect would call undefined.
+      ...(c.wantCert ? { checkServerIdentity: identity.check } : null),
     });
   } else {
     socket = net.connect({ host, port });
@@ -87,7 +92,7 @@ export function connectFresh(
   if (isTls) {
     socket.once('secureConnect', () => {
       marks.tlsEnd = performance.now();
-      if (c.wantCert && c.cert === null) c.cert = certOf(socket as tls.TLSSocket);
+      if (c.wantCert && c.cert === null) c.cert = peerCert(socket as tls.TLSSocket, identity);
       ready();
     });
   }

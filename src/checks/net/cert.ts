@@ -1,10 +1,13 @@
 /**
- * The peer certificate of a TLS socket, reduced to what results report: subject, issuer, SANs
- * and expiry. Read once per connection (getPeerX509Certificate parses the DER each call).
+ * The peer certificate of a TLS connection, reduced to what results report: subject, issuer,
+ * SANs and expiry.
+ *
+ * Node's client already reads the peer certificate during the handshake, to check the server's
+ * name (getPeerCertificate(true), about a quarter of a tls check's CPU): `capturingIdentity`
+ * keeps that object instead of reading it again. When chain verification failed first, Node
+ * skips the name check, and the certificate is read once more with `certOf`.
  */
-import type { X509Certificate } from 'node:crypto';
-import net from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { reasonOf } from '../reasons.js';
 
 export interface CertSummary {
@@ -18,19 +21,52 @@ export interface CertSummary {
 
 const DAY_MS = 86_400_000;
 
-export function certOf(socket: tls.TLSSocket): CertSummary | null {
-  const x = socket.getPeerX509Certificate();
-  return x === undefined ? null : summary(x);
+/** `CN=www.example.com, O=Example` from Node's subject/issuer object. */
+function dn(names: Record<string, string | string[]> | undefined): string {
+  if (names === undefined) return '';
+  let out = '';
+  for (const k in names) {
+    const v = names[k]!;
+    for (const x of Array.isArray(v) ? v : [v]) out += `${out === '' ? '' : ', '}${k}=${x}`;
+  }
+  return out;
 }
 
-export function summary(x: X509Certificate): CertSummary {
-  const notAfter = Date.parse(x.validTo);
+export function summaryOf(c: tls.PeerCertificate | undefined): CertSummary | null {
+  if (c === undefined || c.valid_to === undefined) return null;
+  const notAfter = Date.parse(c.valid_to);
   return {
-    subject: x.subject.replace(/\n/g, ', '),
-    issuer: x.issuer.replace(/\n/g, ', '),
-    sans: x.subjectAltName ?? '',
+    subject: dn(c.subject as unknown as Record<string, string | string[]>),
+    issuer: dn(c.issuer as unknown as Record<string, string | string[]>),
+    sans: c.subjectaltname ?? '',
     notAfter: Number.isFinite(notAfter) ? notAfter : 0,
   };
+}
+
+export function certOf(socket: tls.TLSSocket): CertSummary | null {
+  return summaryOf(socket.getPeerCertificate());
+}
+
+/** A slot for the certificate Node reads during the handshake, and the hook that fills it. */
+export interface IdentityCapture {
+  cert: tls.PeerCertificate | undefined;
+  check: (host: string, cert: tls.PeerCertificate) => Error | undefined;
+}
+
+export function capturingIdentity(): IdentityCapture {
+  const cap: IdentityCapture = {
+    cert: undefined,
+    check: (host, cert) => {
+      cap.cert = cert;
+      return tls.checkServerIdentity(host, cert);
+    },
+  };
+  return cap;
+}
+
+/** The connection's certificate: the one captured during the handshake, else read now. */
+export function peerCert(socket: tls.TLSSocket, cap: IdentityCapture): CertSummary | null {
+  return cap.cert !== undefined ? summaryOf(cap.cert) : certOf(socket);
 }
 
 export function expiryDays(cert: CertSummary, now: number): number {
@@ -52,22 +88,14 @@ export function certValues(
 }
 
 /**
- * Chain and name verification of a handshake made with rejectUnauthorized: false (so that the
- * certificate can be reported even when it is refused). Null when it passes. Reasons match what
- * a verifying connection reports (`tls: CERT_HAS_EXPIRED`, `tls: ERR_TLS_CERT_ALTNAME_INVALID`).
+ * Verdict of a handshake made with rejectUnauthorized: false (so that a refused certificate can
+ * still be reported): Node's chain verification and, when the chain passed, its name check.
+ * Null when both pass. Reasons match what a verifying connection reports (`tls:
+ * CERT_HAS_EXPIRED`, `tls: ERR_TLS_CERT_ALTNAME_INVALID`).
  */
-export function verifyPeer(
-  socket: tls.TLSSocket,
-  x: X509Certificate | undefined,
-  name: string,
-): string | null {
-  if (!socket.authorized) {
-    // A string code at run time, although typed as an Error.
-    const code: unknown = socket.authorizationError;
-    return reasonOf({ code: typeof code === 'string' ? code : 'UNABLE_TO_VERIFY', library: 'SSL routines' });
-  }
-  // X509Certificate's own name checks: once getPeerX509Certificate() has run, getPeerCertificate()
-  // (what tls.checkServerIdentity reads) comes back empty on Node 20.
-  const matched = x === undefined ? undefined : net.isIP(name) ? x.checkIP(name) : x.checkHost(name);
-  return matched === undefined ? reasonOf({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) : null;
+export function verifyPeer(socket: tls.TLSSocket): string | null {
+  if (socket.authorized) return null;
+  // A string code at run time, although typed as an Error.
+  const code: unknown = socket.authorizationError;
+  return reasonOf({ code: typeof code === 'string' ? code : 'UNABLE_TO_VERIFY', library: 'SSL routines' });
 }

@@ -13,6 +13,7 @@ import type { PhaseTimings } from '../../model/result.js';
 import type { ConnectMarks } from '../http/connector.js';
 import type { ProbeSignal } from '../probe.js';
 import { CA_FILE_UNREADABLE, CheckAbort, CONNECT_CLOSED, CONNECT_TIMEOUT, TLS_CLOSED } from '../reasons.js';
+import type { IdentityCapture } from './cert.js';
 
 /** The same performance.now() marks as HTTP's fresh connections. */
 export type SocketMarks = ConnectMarks;
@@ -23,6 +24,8 @@ export interface OpenOptions {
   connectTimeoutMs: number;
   /** null: plain TCP */
   tls: TlsProbeOptions | null;
+  /** TLS: keeps the certificate Node reads for its name check (see cert.ts) */
+  identity?: IdentityCapture;
 }
 
 /** `host:port` of a `tcp://` or `tls://` URL; IPv6 in brackets. */
@@ -34,19 +37,28 @@ export function hostPort(url: string): { host: string; port: number } | null {
 }
 
 const CA_TTL_MS = 60_000;
-const caCache = new Map<string, { at: number; pem: Promise<Buffer> }>();
+const contexts = new Map<string, { at: number; ctx: Promise<tls.SecureContext> }>();
+let systemContext: tls.SecureContext | null = null;
 
-/** CA files are read at most once a minute per thread (a renewed CA is picked up without restart). */
-function caPem(path: string): Promise<Buffer> {
-  const now = Date.now();
-  let e = caCache.get(path);
-  if (e === undefined || now - e.at > CA_TTL_MS) {
-    if (caCache.size > 256) caCache.clear();
-    e = { at: now, pem: readFile(path) };
-    e.pem.catch(() => caCache.delete(path));
-    caCache.set(path, e);
+/**
+ * One SecureContext per CA file per thread, rebuilt at most once a minute (a renewed CA is picked
+ * up without restart). tls.connect() without one builds a context per connection, which doubled
+ * the CPU of a tls check (bench/README.md, "Probes").
+ */
+function secureContext(caFile: string | null): Promise<tls.SecureContext> {
+  if (caFile === null) {
+    systemContext ??= tls.createSecureContext();
+    return Promise.resolve(systemContext);
   }
-  return e.pem;
+  const now = Date.now();
+  let e = contexts.get(caFile);
+  if (e === undefined || now - e.at > CA_TTL_MS) {
+    if (contexts.size > 256) contexts.clear();
+    e = { at: now, ctx: readFile(caFile).then((ca) => tls.createSecureContext({ ca })) };
+    e.ctx.catch(() => contexts.delete(caFile));
+    contexts.set(caFile, e);
+  }
+  return e.ctx;
 }
 
 export async function openSocket(
@@ -54,10 +66,10 @@ export async function openSocket(
   signal: ProbeSignal,
   marks: SocketMarks,
 ): Promise<net.Socket> {
-  let ca: Buffer | undefined;
-  if (o.tls?.caFile) {
+  let ctx: tls.SecureContext | undefined;
+  if (o.tls !== null) {
     try {
-      ca = await caPem(o.tls.caFile);
+      ctx = await secureContext(o.tls.caFile);
     } catch {
       throw new CheckAbort(CA_FILE_UNREADABLE);
     }
@@ -74,7 +86,8 @@ export async function openSocket(
             // SNI must not carry an IP address (RFC 6066).
             servername: t.serverName !== null && net.isIP(t.serverName) === 0 ? t.serverName : undefined,
             rejectUnauthorized: false,
-            ca,
+            secureContext: ctx,
+            ...(o.identity ? { checkServerIdentity: o.identity.check } : null),
           });
     let done = false;
     const settle = (err: unknown): void => {

@@ -10,7 +10,14 @@ import type { CheckSpec, TcpExpect, TlsProbeOptions } from '../../model/endpoint
 import type { Probe, ProbeOutcome, ProbeSignal } from '../probe.js';
 import { CheckAbort, EXPECT_CLOSED, EXPECT_NO_MATCH, reasonOf } from '../reasons.js';
 import { evaluateProbe } from '../success.js';
-import { certValues, expiryDays, summary, verifyPeer } from './cert.js';
+import {
+  capturingIdentity,
+  certValues,
+  expiryDays,
+  type IdentityCapture,
+  peerCert,
+  verifyPeer,
+} from './cert.js';
 import { hostPort, openSocket, round, type SocketMarks, socketTimings } from './connect.js';
 
 /** Bytes read at most while matching `expect` (TCP_EXPECT_MAX_BYTES of the config). */
@@ -24,14 +31,13 @@ interface Facts {
 }
 
 /** Certificate values and verification of an open TLS socket. */
-function tlsFacts(socket: tls.TLSSocket, spec: CheckSpec, t: TlsProbeOptions, host: string): Facts {
+function tlsFacts(socket: tls.TLSSocket, spec: CheckSpec, identity: IdentityCapture): Facts {
   const now = Date.now();
-  const x = socket.getPeerX509Certificate();
-  const cert = x === undefined ? null : summary(x);
+  const cert = peerCert(socket, identity);
   const values: Record<string, string> = cert === null ? {} : certValues(cert, now);
   const version = socket.getProtocol();
   if (version) values.tls_version = version;
-  const error = spec.tlsVerify ? verifyPeer(socket, x, t.serverName ?? host) : null;
+  const error = spec.tlsVerify ? verifyPeer(socket) : null;
   return { error, values, certExpiryDays: cert === null ? null : expiryDays(cert, now) };
 }
 
@@ -62,16 +68,21 @@ async function run(
   const marks: SocketMarks = { start: performance.now() };
   const target = hostPort(spec.url);
   if (target === null) throw new CheckAbort('invalid url');
+  const identity = capturingIdentity();
   let socket: net.Socket;
   try {
-    socket = await openSocket({ ...target, connectTimeoutMs: spec.connectTimeoutMs, tls: t }, signal, marks);
+    socket = await openSocket(
+      { ...target, connectTimeoutMs: spec.connectTimeoutMs, tls: t, identity },
+      signal,
+      marks,
+    );
   } catch (err) {
     return outcome(false, reasonOf(err), {}, marks);
   }
   try {
     let facts: Facts = { error: null, values: {}, certExpiryDays: null };
     if (t !== null) {
-      facts = tlsFacts(socket as tls.TLSSocket, spec, t, target.host);
+      facts = tlsFacts(socket as tls.TLSSocket, spec, identity);
       if (facts.error !== null) return outcome(false, facts.error, facts.values, marks);
     }
     const after = await then(socket, signal, facts.values);
