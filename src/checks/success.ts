@@ -194,7 +194,7 @@ export function compare(actual: unknown, op: CompareOp, expected: unknown): bool
       if (Array.isArray(actual)) return actual.some((x) => equals(x, expected));
       return false;
     case 'matches': {
-      const re = regex(String(expected));
+      const re = cachedRegex(String(expected));
       if (re === null || actual === undefined || actual === null) return false;
       return re.test(typeof actual === 'string' ? actual : JSON.stringify(actual));
     }
@@ -226,7 +226,8 @@ function toNumber(v: unknown): number | null {
   return null;
 }
 
-function regex(source: string): RegExp | null {
+/** A compiled regular expression per source (null when it does not compile), bounded cache. */
+export function cachedRegex(source: string): RegExp | null {
   let re = regexCache.get(source);
   if (re === undefined) {
     try {

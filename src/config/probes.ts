@@ -61,9 +61,6 @@ const TEST_PROBES: Record<SuccessTest['kind'], readonly ProbeKind[]> = {
   answer_count: ['dns'],
 };
 
-/** Upper bound of the bytes a tcp probe reads while matching `expect` (docs/CONFIG.md). */
-export const TCP_EXPECT_MAX_BYTES = 64 * 1024;
-
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::([0-9]{1,5}))?$/;
 const DNS_NAME = /^(?=.{1,254}$)[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
 

@@ -12,6 +12,7 @@ import { parseFile } from '../../src/config/index.js';
 import type { CheckSpec, ProbeOptions, SuccessTest } from '../../src/model/endpoint.js';
 import { startTcpTarget, type TcpTarget } from '../support/probe-targets.js';
 import { freePort } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { spec } from './spec.js';
 
 let plain: TcpTarget;
@@ -66,6 +67,15 @@ describe('tcp probe', () => {
     const r = await check(tcp(plain.port, { send: 'PING\r\n', expect: { kind: 'contains', value: 'PONG' } }));
     expect(r).toMatchObject({ ok: true, error: null });
     expect(r.timings?.firstByte).toBeGreaterThanOrEqual(0);
+  });
+
+  test('send without expect: the bytes reach the server before the connection closes', async () => {
+    const r = await check(tcp(plain.port, { send: 'HELLO-NO-EXPECT\r\n' }));
+    expect(r).toMatchObject({ ok: true, error: null });
+    await waitFor(() => plain.lines.includes('HELLO-NO-EXPECT'), {
+      timeoutMs: 2000,
+      message: 'line received',
+    });
   });
 
   test('expect a regex on a banner: named groups become values', async () => {

@@ -18,6 +18,8 @@ export type TcpMode = 'accept' | 'stall' | 'banner' | 'reset';
 
 export interface TcpTarget {
   port: number;
+  /** every line clients sent, in order */
+  lines: string[];
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export interface TcpTarget {
  */
 export async function startTcpTarget(mode: TcpMode = 'accept'): Promise<TcpTarget> {
   const sockets = new Set<net.Socket>();
+  const lines: string[] = [];
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -45,6 +48,7 @@ export async function startTcpTarget(mode: TcpMode = 'accept'): Promise<TcpTarge
       if (nl < 0) return;
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
+      lines.push(line);
       if (line === 'PING') s.write('+PONG\r\n');
       else if (line === 'WRONG') s.end('-ERR nope\r\n');
       else if (line === 'WRONGOPEN') s.write('-ERR nope\r\n');
@@ -56,6 +60,7 @@ export async function startTcpTarget(mode: TcpMode = 'accept'): Promise<TcpTarge
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
+    lines,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -9,7 +9,7 @@ import type tls from 'node:tls';
 import type { CheckSpec, TcpExpect, TlsProbeOptions } from '../../model/endpoint.js';
 import type { Probe, ProbeOutcome, ProbeSignal } from '../probe.js';
 import { CheckAbort, EXPECT_CLOSED, EXPECT_NO_MATCH, reasonOf } from '../reasons.js';
-import { evaluateProbe } from '../success.js';
+import { cachedRegex, evaluateProbe } from '../success.js';
 import {
   capturingIdentity,
   certValues,
@@ -20,7 +20,7 @@ import {
 } from './cert.js';
 import { hostPort, openSocket, round, type SocketMarks, socketTimings } from './connect.js';
 
-/** Bytes read at most while matching `expect` (TCP_EXPECT_MAX_BYTES of the config). */
+/** Bytes read at most while matching `expect` (docs/CONFIG.md; the reason EXPECT_NO_MATCH names it). */
 export const EXPECT_MAX_BYTES = 64 * 1024;
 const MAX_GROUP_CHARS = 200;
 
@@ -122,7 +122,10 @@ export const tcpProbe: Probe = (spec, signal) => {
   return run(spec, signal, o.tls, then);
 };
 
-/** Sends `send`, then reads until `expect` matches; firstByte is measured from the send. */
+/**
+ * Sends `send` (without `expect`: until the kernel has it, so closing does not drop it), then
+ * reads until `expect` matches; firstByte is measured from the send.
+ */
 function converse(
   socket: net.Socket,
   signal: ProbeSignal,
@@ -132,12 +135,6 @@ function converse(
 ): Promise<{ error: string | null; firstByte?: number }> {
   return new Promise((resolve) => {
     const sentAt = performance.now();
-    if (send !== null) socket.write(send);
-    if (expect === null) {
-      resolve({ error: null });
-      return;
-    }
-    const re = expect.kind === 'matches' ? new RegExp(expect.pattern) : null;
     let acc: Buffer | null = null;
     let firstByte: number | undefined;
     let done = false;
@@ -150,10 +147,11 @@ function converse(
       socket.off('error', onError);
       resolve({ error, firstByte });
     };
+    const re = expect?.kind === 'matches' ? cachedRegex(expect.pattern) : null;
     const matches = (): boolean => {
       const text = acc === null ? '' : acc.toString('utf8');
-      if (re === null) return text.includes((expect as { value: string }).value);
-      const m = re.exec(text);
+      if (expect?.kind === 'contains') return text.includes(expect.value);
+      const m = re?.exec(text) ?? null;
       if (m === null) return false;
       for (const [k, v] of Object.entries(m.groups ?? {})) {
         if (v !== undefined) values[k] = v.length > MAX_GROUP_CHARS ? `${v.slice(0, MAX_GROUP_CHARS)}…` : v;
@@ -176,8 +174,13 @@ function converse(
       return;
     }
     signal.addEventListener('abort', onAbort);
+    socket.on('error', onError);
+    if (expect === null) {
+      socket.write(send ?? '', (err) => finish(err ? reasonOf(err) : null));
+      return;
+    }
+    if (send !== null) socket.write(send);
     socket.on('data', onData);
     socket.once('end', onEnd);
-    socket.on('error', onError);
   });
 }
