@@ -358,13 +358,14 @@ function scalingHitMessage(e: ScalingEvent): string {
 
 let fdWarned = false;
 /**
- * Keep-alive endpoints hold an idle socket per thread besides the in-flight ones: warn once when
- * the limit cannot hold both (checks would then queue, or fail with EMFILE).
+ * Warn once when the fd budget cannot hold one pending check per endpoint plus the idle sockets
+ * keep-alive endpoints keep per thread: then slow targets make the checks queue.
  */
 function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, logger: Logger): void {
   if (fdWarned || plan.limit === null || !Number.isFinite(plan.budget)) return;
+  // worst case: every endpoint's one pending check holds a socket at once (all targets slow)
   const keepalive = s.endpoints.filter((e) => e.keepalive).length;
-  const need = Math.min(s.endpoints.length, plan.perThread * threads) + keepalive * threads;
+  const need = s.endpoints.length + keepalive * threads;
   if (need <= plan.budget) return;
   fdWarned = true;
   logger.warn(
@@ -375,7 +376,7 @@ function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, 
       endpoints: s.endpoints.length,
       keepalive,
     },
-    'file descriptor limit is short for these endpoints: checks will queue; raise the nofile limit (docs/OPERATIONS.md)',
+    'file descriptor limit is short for these endpoints: when many targets are slow, checks will queue (and run late) instead of failing; raise the nofile limit (docs/OPERATIONS.md)',
   );
 }
 
