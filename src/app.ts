@@ -19,7 +19,7 @@ import { LocalFaultMonitor } from './engine/local-faults.js';
 import { createEngineObserver } from './engine/observer.js';
 import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry } from './logging.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, retainCertExpiry } from './metrics.js';
 import { systemClock } from './model/clock.js';
 import type { Logger } from './model/logger.js';
 import { ResultsFile } from './output/results-file.js';
@@ -250,6 +250,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   }
   coordinator.onOwnedChange((owned) => {
     metrics.jobsOwned.set(owned.size);
+    retainCertExpiry(metrics, owned);
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();

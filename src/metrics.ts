@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type MetricValue, Registry } from 'prom-client';
+import type { CheckResult } from './model/result.js';
 
 /**
  * A Registry whose text output is byte-identical to prom-client's, but renders counters and
@@ -182,7 +183,71 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['cause'] as const,
       registers: r,
     }),
+    ...probeMetrics(r),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** PhaseTimings field -> `phase` label of watcher_check_phase_seconds. */
+const PHASES = { dns: 'dns', connect: 'connect', tls: 'tls', firstByte: 'first_byte' } as const;
+
+/** Check phases and certificate expiry (issue 13): see observeProbeResult and forgetCertExpiry. */
+function probeMetrics(r: Registry[]) {
+  const checkPhase = new Histogram({
+    name: 'watcher_check_phase_seconds',
+    help: 'Phases of checks (dns, connect, tls, first_byte); a phase that did not happen (reused connection) is not observed',
+    labelNames: ['phase'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: r,
+  });
+  return {
+    checkPhase,
+    // One child per phase: observing through labels() hashes the label set on every call.
+    phaseChildren: {
+      dns: checkPhase.labels({ phase: PHASES.dns }),
+      connect: checkPhase.labels({ phase: PHASES.connect }),
+      tls: checkPhase.labels({ phase: PHASES.tls }),
+      firstByte: checkPhase.labels({ phase: PHASES.firstByte }),
+    },
+    tlsCertExpiry: new Gauge({
+      name: 'watcher_tls_cert_expiry_seconds',
+      help: "Seconds from the endpoint's latest check that read a peer certificate to that certificate's notAfter (negative once expired)",
+      labelNames: ['endpoint'] as const,
+      registers: r,
+    }),
+    /** endpoints with a watcher_tls_cert_expiry_seconds series */
+    certEndpoints: new Set<string>(),
+  };
+}
+
+/** Phase timings and certificate expiry of one result (the fan-out calls it per result). */
+export function observeProbeResult(m: Metrics, r: CheckResult): void {
+  const t = r.timings;
+  if (t !== undefined) {
+    const c = m.phaseChildren;
+    if (t.dns !== undefined) c.dns.observe(t.dns / 1000);
+    if (t.connect !== undefined) c.connect.observe(t.connect / 1000);
+    if (t.tls !== undefined) c.tls.observe(t.tls / 1000);
+    if (t.firstByte !== undefined) c.firstByte.observe(t.firstByte / 1000);
+  }
+  const notAfter = r.values.cert_not_after;
+  if (notAfter !== undefined) {
+    const at = Date.parse(notAfter);
+    if (Number.isFinite(at)) {
+      m.tlsCertExpiry.set({ endpoint: r.endpoint }, Math.round((at - r.started_at) / 1000));
+      m.certEndpoints.add(r.endpoint);
+    }
+  }
+}
+
+/** Removes an endpoint's certificate expiry series (the endpoint is gone or runs elsewhere now). */
+export function forgetCertExpiry(m: Metrics, endpoint: string): void {
+  if (!m.certEndpoints.delete(endpoint)) return;
+  m.tlsCertExpiry.remove({ endpoint });
+}
+
+/** forgetCertExpiry for every endpoint with a series that is not in `keep` (the jobs this worker runs). */
+export function retainCertExpiry(m: Metrics, keep: { has(endpoint: string): boolean }): void {
+  for (const e of [...m.certEndpoints]) if (!keep.has(e)) forgetCertExpiry(m, e);
+}

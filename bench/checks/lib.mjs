@@ -53,9 +53,13 @@ export async function waitHttp(url, ms = 10_000) {
   }
 }
 
-/** nginx, one process (master_process off), serving /ok from memory. Falls back to Node. */
-export async function startTarget() {
+/**
+ * nginx, one process (master_process off), serving /ok from memory. Falls back to Node.
+ * `tls: { cert, key }` (nginx only) adds a TLS listener serving the same, at `tlsPort`.
+ */
+export async function startTarget(opts = {}) {
   const port = await freePort();
+  const tlsPort = opts.tls ? await freePort() : null;
   const nginx = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
   if (nginx) {
     const dir = mkdtempSync(join(tmpdir(), 'watcher-bench-nginx-'));
@@ -74,6 +78,15 @@ http {
     listen 127.0.0.1:${port} backlog=4096;
     location = /ok { default_type application/json; return 200 '${OK_BODY}'; }
     location = /nginx_status { stub_status; }
+  }${
+    tlsPort === null
+      ? ''
+      : `
+  server {
+    listen 127.0.0.1:${tlsPort} ssl backlog=4096;
+    ssl_certificate ${opts.tls.cert}; ssl_certificate_key ${opts.tls.key};
+    location = /ok { default_type application/json; return 200 '${OK_BODY}'; }
+  }`
   }
 }
 `,
@@ -84,6 +97,8 @@ http {
     return {
       kind: 'nginx',
       url,
+      port,
+      tlsPort,
       pid: child.pid,
       stop: () => child.kill('SIGTERM'),
       /** connections accepted and requests served so far (stub_status) */
@@ -99,18 +114,18 @@ http {
   });
   const url = `http://127.0.0.1:${port}/ok`;
   await waitHttp(url);
-  return { kind: 'node', url, pid: child.pid, stop: () => child.kill('SIGTERM'), counters: async () => null };
+  return {
+    kind: 'node',
+    url,
+    port,
+    tlsPort: null,
+    pid: child.pid,
+    stop: () => child.kill('SIGTERM'),
+    counters: async () => null,
+  };
 }
 
-export async function startBlackbox() {
-  const bin = which('prometheus-blackbox-exporter') ?? which('blackbox_exporter');
-  if (!bin) return null;
-  const dir = mkdtempSync(join(tmpdir(), 'watcher-bench-bb-'));
-  const conf = join(dir, 'blackbox.yml');
-  writeFileSync(
-    conf,
-    `modules:
-  http_body:
+const HTTP_BODY_MODULE = `  http_body:
     prober: http
     timeout: 5s
     http:
@@ -118,8 +133,15 @@ export async function startBlackbox() {
       preferred_ip_protocol: ip4
       ip_protocol_fallback: false
       fail_if_body_not_matches_regexp: ['"status":"ok"']
-`,
-  );
+`;
+
+/** blackbox_exporter with the `http_body` module, or with `modules` (YAML under `modules:`). */
+export async function startBlackbox(modules = HTTP_BODY_MODULE) {
+  const bin = which('prometheus-blackbox-exporter') ?? which('blackbox_exporter');
+  if (!bin) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'watcher-bench-bb-'));
+  const conf = join(dir, 'blackbox.yml');
+  writeFileSync(conf, `modules:\n${modules}`);
   const port = await freePort();
   const child = spawn(
     bin,
@@ -150,6 +172,74 @@ export function runTimed(cmd, args) {
       const line = times.trim().split('\n')[1] ?? '';
       const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
       resolve({ stdout, childCpuMs: (secs[0] ?? 0) * 1000 + (secs[1] ?? 0) * 1000 });
+    });
+  });
+}
+
+/**
+ * Drives blackbox_exporter's /probe?module=M&target=T with `conc` requests in flight: 1 s of
+ * warm-up, then `seconds` measured. CPU is blackbox's own (/proc/<pid>/stat); a probe counts as
+ * failed unless the answer says `probe_success 1`.
+ */
+export async function measureBlackbox(bb, module, target, { conc, seconds }) {
+  const { Pool } = await import('undici');
+  const client = new Pool(bb.url, { connections: conc, pipelining: 1 });
+  const path = `/probe?module=${module}&target=${encodeURIComponent(target)}`;
+  let ok = 0;
+  let bad = 0;
+  let stop = false;
+  const loops = Array.from({ length: conc }, async () => {
+    while (!stop) {
+      const res = await client.request({ method: 'GET', path });
+      const text = await res.body.text();
+      if (/\nprobe_success 1/.test(text)) ok++;
+      else bad++;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const n0 = ok + bad;
+  const bad0 = bad;
+  const c0 = procCpuMs(bb.pid);
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpuMs = procCpuMs(bb.pid) - c0;
+  const n = ok + bad - n0;
+  const failed = bad - bad0;
+  stop = true;
+  await Promise.allSettled(loops);
+  await client.close();
+  return {
+    tool: 'blackbox_exporter',
+    mode: 'fresh',
+    module,
+    threads: null,
+    concurrency: conc,
+    checks: n,
+    seconds: Math.round(elapsed * 100) / 100,
+    checksPerSec: Math.round(n / elapsed),
+    cpuUsPerCheck: n > 0 ? Math.round(((cpuMs * 1000) / n) * 10) / 10 : null,
+    cpuCores: Math.round((cpuMs / 1000 / elapsed) * 100) / 100,
+    failed,
+  };
+}
+
+/** Runs a Node script that prints one JSON line last; resolves with it. */
+export function runNode(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      const line = out.trim().split('\n').pop();
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`bad output: ${out}`));
+      }
     });
   });
 }

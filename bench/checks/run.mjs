@@ -7,11 +7,18 @@
  *   node bench/checks/run.mjs [--seconds 3] [--warmup 2] [--threads 2] [--concurrency 64]
  *                             [--only watcher,undici,wrk,blackbox] [--json]
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
-import { HERE, procCpuMs, runTimed, startBlackbox, startTarget, which } from './lib.mjs';
+import {
+  HERE,
+  measureBlackbox,
+  procCpuMs,
+  runNode,
+  runTimed,
+  startBlackbox,
+  startTarget,
+  which,
+} from './lib.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -33,25 +40,6 @@ const rows = [];
 const target = await startTarget();
 const log = (...x) => console.error(...x);
 log(`target: ${target.kind} ${target.url}`);
-
-function runNode(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', reject);
-    child.on('close', () => {
-      const line = out.trim().split('\n').pop();
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`bad output: ${out}`));
-      }
-    });
-  });
-}
 
 async function withTargetCpu(fn) {
   const c0 = procCpuMs(target.pid);
@@ -121,45 +109,8 @@ try {
     const bb = await startBlackbox();
     if (bb) {
       log('blackbox_exporter...');
-      const client = new Pool(bb.url, { connections: conc, pipelining: 1 });
-      const path = `/probe?module=http_body&target=${encodeURIComponent(target.url)}`;
-      let ok = 0;
-      let bad = 0;
-      let stop = false;
-      const loops = Array.from({ length: conc }, async () => {
-        while (!stop) {
-          const res = await client.request({ method: 'GET', path });
-          const text = await res.body.text();
-          if (/\nprobe_success 1/.test(text)) ok++;
-          else bad++;
-        }
-      });
-      await new Promise((r) => setTimeout(r, 1000));
-      const row = await withTargetCpu(async () => {
-        const n0 = ok + bad;
-        const bad0 = bad;
-        const c0 = procCpuMs(bb.pid);
-        const t0 = process.hrtime.bigint();
-        await new Promise((r) => setTimeout(r, seconds * 1000));
-        const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-        const cpuMs = procCpuMs(bb.pid) - c0;
-        const n = ok + bad - n0;
-        return {
-          tool: 'blackbox_exporter',
-          mode: 'fresh',
-          threads: null,
-          concurrency: conc,
-          checks: n,
-          seconds: Math.round(elapsed * 100) / 100,
-          checksPerSec: Math.round(n / elapsed),
-          cpuUsPerCheck: n > 0 ? Math.round(((cpuMs * 1000) / n) * 10) / 10 : null,
-          cpuCores: Math.round((cpuMs / 1000 / elapsed) * 100) / 100,
-          failed: bad - bad0,
-        };
-      });
-      stop = true;
-      await Promise.allSettled(loops);
-      await client.close();
+      const row = await withTargetCpu(() => measureBlackbox(bb, 'http_body', target.url, { conc, seconds }));
+      delete row.module;
       bb.stop();
       rows.push(row);
     } else {

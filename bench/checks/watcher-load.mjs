@@ -8,6 +8,8 @@
  *     [--threads 2] [--concurrency 64] [--batch 128] [--seconds 4] [--warmup 1] [--inline]
  *
  * --inline runs runCheck() on the main thread (no pool): what one Node thread does.
+ * --probe tcp|tls|dns checks tcp://host:port, tls://host:port (--ca-file, --server-name) or
+ * dns://name (--dns-server IP:port, an A query that must contain 203.0.113.7) instead of HTTP.
  * WATCHER_BENCH_DIST=DIR loads the pool from another build (compare two builds in one session).
  * Prints one JSON line.
  */
@@ -32,6 +34,10 @@ const { values: a } = parseArgs({
     seconds: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '1' },
     inline: { type: 'boolean', default: false },
+    probe: { type: 'string', default: 'http' },
+    'ca-file': { type: 'string' },
+    'server-name': { type: 'string' },
+    'dns-server': { type: 'string' },
   },
 });
 if (!a.url) {
@@ -60,6 +66,20 @@ const spec = {
   successTests: [{ kind: 'json', key: 'status', op: '==', value: 'ok' }],
   responseJsonValues: ['status'],
 };
+const tlsOptions = { serverName: a['server-name'] ?? null, caFile: a['ca-file'] ?? null };
+if (a.probe === 'tcp') {
+  Object.assign(spec, { successTests: [], responseJsonValues: [] });
+  spec.probe = { kind: 'tcp', send: null, expect: null, tls: null };
+} else if (a.probe === 'tls') {
+  Object.assign(spec, { successTests: [], responseJsonValues: [] });
+  spec.probe = { kind: 'tls', tls: tlsOptions };
+} else if (a.probe === 'dns') {
+  Object.assign(spec, {
+    successTests: [{ kind: 'answers', op: 'contains', value: '203.0.113.7' }],
+    responseJsonValues: [],
+  });
+  spec.probe = { kind: 'dns', record: 'A', server: a['dns-server'] ?? null };
+}
 
 let done = 0;
 let failed = 0;
@@ -118,7 +138,7 @@ const n = done - d0;
 stop = true;
 const out = {
   tool: a.inline ? 'watcher-inline' : 'watcher-pool',
-  mode: a.mode,
+  mode: a.probe === 'http' ? a.mode : a.probe,
   threads: a.inline ? 1 : threads,
   concurrency,
   checks: n,

@@ -40,7 +40,7 @@ export interface ProbeContext {
  */
 export type Probe = (spec: CheckSpec, signal: ProbeSignal, ctx?: ProbeContext) => Promise<ProbeOutcome>;
 
-/** Probe kind for a spec: the URL scheme, with https folded into http (`tcp`, `tls` later). */
+/** Probe kind for a spec: the URL scheme (`tcp`, `tls`, `dns`), with https folded into http. */
 export function probeKindOf(url: string): string {
   const colon = url.indexOf(':');
   const scheme = colon > 0 ? url.slice(0, colon).toLowerCase() : '';

@@ -48,6 +48,15 @@ export function isLocalReason(reason: string | null | undefined): boolean {
 export function localCodeOf(reason: string): string {
   return reason.slice(LOCAL_PREFIX.length).replace(/\s+/g, '_');
 }
+/** tcp `expect`: the peer closed the connection before the expected bytes came */
+export const EXPECT_CLOSED = 'expect: closed before match';
+/** tcp `expect`: the bounded read (64 KiB) ended without a match */
+export const EXPECT_NO_MATCH = 'expect: no match in 64 KiB';
+/** dns: the name exists but has no record of the type (and no test asks for none) */
+export const DNS_NO_ANSWERS = 'dns no answers';
+export const CA_FILE_UNREADABLE = 'tls: ca_file unreadable';
+export const TLS_CLOSED = 'tls: closed during handshake';
+export const CONNECT_CLOSED = 'connect closed';
 
 const TLS_CODE = /CERT|SSL|TLS|SIGNED|ISSUER|VERIFY|HOSTNAME_MISMATCH/;
 
@@ -96,7 +105,9 @@ export function reasonOf(err: unknown): string {
       return `dns ${code}`;
   }
   if (code !== undefined) {
-    if (syscall === 'getaddrinfo') return `dns ${code}`;
+    // c-ares (dns.Resolver) names the syscall after the query: queryA, queryTxt, ...
+    if (syscall === 'getaddrinfo' || (typeof syscall === 'string' && syscall.startsWith('query')))
+      return `dns ${code}`;
     if (code === 'ETIMEDOUT' && syscall === 'connect') return CONNECT_TIMEOUT;
     if (syscall === 'connect') return `connect ${code}`;
     if (code.startsWith('HPE_')) return `http: ${code}`;

@@ -13,6 +13,9 @@
  *   `test: db.latency_ms == 300, expected < 250`
  *   `test: db missing, expected exists`
  *   `test: latency_ms == 950, expected < 800`
+ *   `test: cert_expiry_days == 3.0, expected > 14`
+ *   `test: answers == "203.0.113.9", expected contains "203.0.113.7"`
+ *   `test: answer_count == 1, expected >= 2`
  */
 import type { CheckSpec, CompareOp, SuccessTest } from '../model/endpoint.js';
 import { jsonReason } from './reasons.js';
@@ -26,6 +29,12 @@ export interface Evaluation {
 const MAX_SHOWN = 48;
 const regexCache = new Map<string, RegExp | null>();
 
+/** Whether the check must read the peer certificate (a cert_expiry_days test). */
+export function needsCert(spec: CheckSpec): boolean {
+  for (const t of spec.successTests) if (t.kind === 'cert_expiry_days') return true;
+  return false;
+}
+
 /** Whether the body must be kept and parsed as JSON for this spec. */
 export function needsJson(spec: CheckSpec): boolean {
   if (spec.responseJsonValues.length > 0) return true;
@@ -33,11 +42,30 @@ export function needsJson(spec: CheckSpec): boolean {
   return false;
 }
 
+/** What a non-HTTP probe measured, for its tests. */
+export interface ProbeFacts {
+  latencyMs: number;
+  /** days to the peer certificate's expiry; null when no certificate was seen */
+  certExpiryDays: number | null;
+  /** dns answers (sorted) */
+  answers: string[] | null;
+}
+
+/** Tests of a tcp, tls or dns check (the config allows only those it can evaluate). */
+export function evaluateProbe(spec: CheckSpec, facts: ProbeFacts): string | null {
+  for (const t of spec.successTests) {
+    const error = runTest(t, undefined, facts);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
 export function evaluate(
   spec: CheckSpec,
   status: number,
   body: string | null,
   latencyMs: number,
+  certExpiryDays: number | null = null,
 ): Evaluation {
   let values: Record<string, string> = {};
   let json: unknown;
@@ -55,8 +83,9 @@ export function evaluate(
   if (statusError !== null) return { ok: false, error: statusError, values };
   if (jsonError !== null) return { ok: false, error: jsonError, values };
 
+  const facts: ProbeFacts = { latencyMs, certExpiryDays, answers: null };
   for (const t of spec.successTests) {
-    const error = runTest(t, json, latencyMs);
+    const error = runTest(t, json, facts);
     if (error !== null) return { ok: false, error, values };
   }
   return { ok: true, error: null, values };
@@ -84,12 +113,12 @@ function statusHolds(status: number, op: CompareOp, expected: unknown): boolean 
   return compare(status, op, expected);
 }
 
-function runTest(t: SuccessTest, json: unknown, latencyMs: number): string | null {
+function runTest(t: SuccessTest, json: unknown, facts: ProbeFacts): string | null {
   switch (t.kind) {
     case 'status_code':
       return null;
     case 'latency_ms': {
-      const ms = Math.round(latencyMs);
+      const ms = Math.round(facts.latencyMs);
       return compare(ms, t.op, t.value)
         ? null
         : `test: latency_ms == ${ms}, expected ${expectation(t.op, t.value)}`;
@@ -100,7 +129,32 @@ function runTest(t: SuccessTest, json: unknown, latencyMs: number): string | nul
       if (actual === undefined) return `test: ${t.key} missing, expected ${expectation(t.op, t.value)}`;
       return `test: ${t.key} == ${show(actual)}, expected ${expectation(t.op, t.value)}`;
     }
+    case 'cert_expiry_days': {
+      const days = facts.certExpiryDays;
+      if (days === null) return `test: cert_expiry_days missing, expected ${expectation(t.op, t.value)}`;
+      return compare(days, t.op, t.value)
+        ? null
+        : `test: cert_expiry_days == ${days.toFixed(1)}, expected ${expectation(t.op, t.value)}`;
+    }
+    case 'answers': {
+      const answers = facts.answers ?? [];
+      if (answersHold(answers, t.op, t.value)) return null;
+      return `test: answers == ${show(answers.join(', '))}, expected ${expectation(t.op, t.value)}`;
+    }
+    case 'answer_count': {
+      const n = facts.answers?.length ?? 0;
+      return compare(n, t.op, t.value)
+        ? null
+        : `test: answer_count == ${n}, expected ${expectation(t.op, t.value)}`;
+    }
   }
+}
+
+/** contains: one answer equals value; matches: one answer matches; other ops: the joined list. */
+function answersHold(answers: string[], op: CompareOp, value: unknown): boolean {
+  if (op === 'contains') return answers.some((a) => equals(a, value));
+  if (op === 'matches') return answers.some((a) => compare(a, 'matches', value));
+  return compare(answers.join(', '), op, value);
 }
 
 function expectation(op: CompareOp, value: unknown): string {
@@ -140,7 +194,7 @@ export function compare(actual: unknown, op: CompareOp, expected: unknown): bool
       if (Array.isArray(actual)) return actual.some((x) => equals(x, expected));
       return false;
     case 'matches': {
-      const re = regex(String(expected));
+      const re = cachedRegex(String(expected));
       if (re === null || actual === undefined || actual === null) return false;
       return re.test(typeof actual === 'string' ? actual : JSON.stringify(actual));
     }
@@ -172,7 +226,8 @@ function toNumber(v: unknown): number | null {
   return null;
 }
 
-function regex(source: string): RegExp | null {
+/** A compiled regular expression per source (null when it does not compile), bounded cache. */
+export function cachedRegex(source: string): RegExp | null {
   let re = regexCache.get(source);
   if (re === undefined) {
     try {

@@ -46,7 +46,7 @@ export interface ThreadSettings {
 
 /** Only the CheckSpec fields: an Endpoint's schedule, sinks and secrets never enter a thread. */
 export function toCheckSpec(s: CheckSpec): CheckSpec {
-  return {
+  const out: CheckSpec = {
     id: s.id,
     url: s.url,
     method: s.method,
@@ -62,4 +62,6 @@ export function toCheckSpec(s: CheckSpec): CheckSpec {
     successTests: s.successTests,
     responseJsonValues: s.responseJsonValues,
   };
+  if (s.probe !== undefined) out.probe = s.probe;
+  return out;
 }

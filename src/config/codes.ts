@@ -41,6 +41,14 @@ export const CFG = {
   DEPENDS_ON: 'CFG_DEPENDS_ON',
   ENV_MISSING: 'CFG_ENV_MISSING',
   ENV_SYNTAX: 'CFG_ENV_SYNTAX',
+  /** the key does not fit the probe (tcp: host:port; tls: host[:port]; dns: a name) */
+  PROBE_ADDRESS: 'CFG_PROBE_ADDRESS',
+  /** a field written on an endpoint whose probe does not use it (`send` on an HTTP check) */
+  PROBE_FIELD: 'CFG_PROBE_FIELD',
+  /** a success_test the probe cannot evaluate (`answers` on a tcp check) */
+  PROBE_TEST: 'CFG_PROBE_TEST',
+  /** dns `server` that is not IP[:port] */
+  DNS_SERVER: 'CFG_DNS_SERVER',
   /** the same endpoint in two files: both files get it, neither loads that endpoint */
   DUPLICATE_ENDPOINT: 'CFG_DUPLICATE_ENDPOINT',
 } as const;

@@ -3,6 +3,8 @@ import type {
   CompareOp,
   DatadogOptions,
   Endpoint,
+  ProbeKind,
+  ProbeOptions,
   Schedule,
   SinkTargets,
   SuccessTest,
@@ -11,6 +13,7 @@ import { CFG } from './codes.js';
 import { cronError, isValidTimezone } from './cron.js';
 import { type EnvIssue, expandEnv } from './env.js';
 import { canonicalJson, hash128 } from './hash.js';
+import { checkProbeFields, checkProbeTests, probeTarget } from './probes.js';
 import { displayPath, type Position, problem } from './problems.js';
 import { validateEndpointSpec } from './schema.js';
 import type { ConfigProblem, RawEndpoint } from './types.js';
@@ -70,6 +73,8 @@ export interface NormalizeContext {
   locate: Locate;
   /** shown before paths in messages: '' for endpoints, 'self' for the self block */
   prefix?: string;
+  /** fields written on the endpoint itself (not inherited from `defaults`); see checkProbeFields */
+  own?: ReadonlySet<string>;
 }
 
 class Problems {
@@ -231,11 +236,22 @@ function successTests(v: unknown, p: Problems): SuccessTest[] {
       } else {
         return { kind: 'status_code', op: '==', value: sc as number };
       }
-    } else if ('latency_ms' in item) {
-      const lt = item.latency_ms as Spec;
+    } else if ('latency_ms' in item || 'cert_expiry_days' in item || 'answer_count' in item) {
+      const kind =
+        'latency_ms' in item
+          ? 'latency_ms'
+          : 'cert_expiry_days' in item
+            ? 'cert_expiry_days'
+            : 'answer_count';
+      const lt = item[kind] as Spec;
       const op = lt.op as CompareOp;
-      const value = compareValue(op, lt.value, 'value' in lt, [...path, 'latency_ms'], p, true);
-      return { kind: 'latency_ms', op, value: value as number };
+      const value = compareValue(op, lt.value, 'value' in lt, [...path, kind], p, true);
+      return { kind, op, value: value as number };
+    } else if ('answers' in item) {
+      const a = item.answers as Spec;
+      const op = a.op as CompareOp;
+      const value = compareValue(op, a.value, 'value' in a, [...path, 'answers'], p, false);
+      return { kind: 'answers', op, value };
     } else {
       const op = (item.op as CompareOp | undefined) ?? '==';
       const value = compareValue(op, item.value, 'value' in item, path, p, false);
@@ -451,7 +467,17 @@ function build(
   p: Problems,
 ): Endpoint | null {
   const sched = schedule(s, written, p);
+  const kind = (str(s.probe) ?? 'http') as ProbeKind;
   const scheme = str(s.scheme) ?? DEFAULTS.scheme;
+  let url = `${scheme}://${name}`;
+  let probe: ProbeOptions | undefined;
+  checkProbeFields(kind, s, ctx.own, p);
+  if (kind !== 'http') {
+    const target = probeTarget(kind, name, s, p);
+    if (target === null) return null;
+    url = target.url;
+    probe = target.probe;
+  }
   const timeoutMs = duration(s, 'timeout', DEFAULTS.timeoutMs, p);
   const connectTimeoutMs = duration(s, 'connect_timeout', timeoutMs, p);
   let maxBodyBytes: number = DEFAULTS.maxBodyBytes;
@@ -473,12 +499,20 @@ function build(
   if (dependsOn.includes(name))
     p.add(['depends_on'], 'value', CFG.DEPENDS_ON, '`depends_on` must not name the endpoint itself');
   const alert = (s.alert ?? {}) as Spec;
-  const tests = successTests(s.success_test, p);
+  // Only HTTP has an implicit test (status < 400); a tcp, tls or dns check succeeds when it completes.
+  const tests = kind === 'http' || s.success_test != null ? successTests(s.success_test, p) : [];
+  checkProbeTests(
+    kind,
+    s,
+    tests,
+    tests.map((_t, i): Path => (Array.isArray(s.success_test) ? ['success_test', i] : ['success_test'])),
+    p,
+  );
   const sinkTargets = sinks(s, env, p);
   if (p.list.length > 0 || sched === null) return null;
-  return {
+  const endpoint: Endpoint = {
     id: name,
-    url: `${scheme}://${name}`,
+    url,
     method: (str(s.method) ?? DEFAULTS.method).toUpperCase(),
     headers: Object.keys(headers).length > 0 ? headers : NO_HEADERS,
     body,
@@ -504,6 +538,8 @@ function build(
     sinks: sinkTargets,
     hash: '',
   };
+  if (probe !== undefined) endpoint.probe = probe;
+  return endpoint;
 }
 
 /**

@@ -103,7 +103,12 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
         return y.locate([name], 'key');
       };
       const spec = mergeDefaults(defaults, own);
-      const out = normalizeSpec(name, spec, env, { file, line: keyPos.line, locate });
+      const out = normalizeSpec(name, spec, env, {
+        file,
+        line: keyPos.line,
+        locate,
+        own: new Set(Object.keys(own ?? {})),
+      });
       problems.push(...out.problems);
       secrets.push(...out.secrets);
       if (out.endpoint) {

@@ -119,7 +119,8 @@ function mapError(e: ErrorObject, fileRoot: boolean): SchemaIssue | null {
       const name = String((e.params as { additionalProperty: string }).additionalProperty);
       const path = [...segs, name];
       const known = Object.keys((ps?.properties as Json | undefined) ?? {});
-      if (def === 'jsonTest') known.push('status_code', 'latency_ms');
+      if (def === 'jsonTest')
+        known.push('status_code', 'latency_ms', 'cert_expiry_days', 'answers', 'answer_count');
       const guess = didYouMean(name, known);
       let message = `unknown field \`${shownPath(path)}\``;
       if (guess) message += `; did you mean \`${guess}\`?`;

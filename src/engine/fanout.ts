@@ -1,5 +1,5 @@
 import { isLocalReason, localCodeOf } from '../checks/reasons.js';
-import type { Metrics } from '../metrics.js';
+import { type Metrics, observeProbeResult } from '../metrics.js';
 import type { StateChange } from '../model/alert.js';
 import type { Endpoint } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
@@ -31,6 +31,7 @@ export function createFanout(deps: {
       metrics.checksTotal.inc({ endpoint: r.endpoint, result: r.ok ? 'success' : 'failure' });
       metrics.checkDuration.observe(r.duration_ms / 1000);
       metrics.scheduleLag.observe(Math.max(0, r.started_at - r.scheduled_at) / 1000);
+      observeProbeResult(metrics, r);
       resultsFile?.write(r);
       sinks.result(r);
       events.publish('result', r);

@@ -11,7 +11,37 @@ export type SuccessTest =
   | { kind: 'status_code'; op: CompareOp; value: number | string | boolean | null }
   | { kind: 'latency_ms'; op: CompareOp; value: number }
   /** `key` is a dotted path into the JSON body (`db.latency_ms`). */
-  | { kind: 'json'; key: string; op: CompareOp; value: unknown };
+  | { kind: 'json'; key: string; op: CompareOp; value: unknown }
+  /** days until the peer certificate's notAfter (fractional; negative once expired): tls, tcp+tls, https */
+  | { kind: 'cert_expiry_days'; op: CompareOp; value: number }
+  /** dns: the answers as a list (`contains`), each (`matches`: any answer), or joined (`==`) */
+  | { kind: 'answers'; op: CompareOp; value: unknown }
+  /** dns: how many answers */
+  | { kind: 'answer_count'; op: CompareOp; value: number };
+
+/** Probe kinds; `http` covers http and https (the URL scheme says which). */
+export type ProbeKind = 'http' | 'tcp' | 'tls' | 'dns';
+export type DnsRecordType = 'A' | 'AAAA' | 'CNAME' | 'TXT' | 'MX';
+
+/** TLS settings of a tls probe or a tcp probe with `tls: true` (verification is CheckSpec.tlsVerify). */
+export interface TlsProbeOptions {
+  /** SNI and the name the certificate must match; null = the host of the key (none for an IP) */
+  serverName: string | null;
+  /** PEM file of CAs that replaces the system roots; null = system roots */
+  caFile: string | null;
+}
+
+/** What `expect` of a tcp probe matches against the first bytes read. */
+export type TcpExpect = { kind: 'contains'; value: string } | { kind: 'matches'; pattern: string };
+
+/**
+ * Settings of a non-HTTP probe; absent on HTTP specs. The kind is also the URL scheme
+ * (`tcp://host:port`, `tls://host:port`, `dns://name`), which is what the registry looks up.
+ */
+export type ProbeOptions =
+  | { kind: 'tcp'; send: string | null; expect: TcpExpect | null; tls: TlsProbeOptions | null }
+  | { kind: 'tls'; tls: TlsProbeOptions }
+  | { kind: 'dns'; record: DnsRecordType; server: string | null };
 
 export type Schedule =
   /** 5 fields (minute resolution) or 6 fields (seconds first); `timezone` is an IANA name, default UTC. */
@@ -48,6 +78,8 @@ export interface CheckSpec {
   successTests: SuccessTest[];
   /** dotted paths into the JSON body kept as template values `{name}` */
   responseJsonValues: string[];
+  /** tcp, tls, dns settings; absent for HTTP checks */
+  probe?: ProbeOptions;
 }
 
 /** `post_api_key` of the original design: attached as a URL query parameter. */

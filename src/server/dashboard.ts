@@ -31,7 +31,7 @@ const STYLE = `
   .tools { display:flex; gap:8px; margin-bottom:8px; }
   .tools input, .tools select { font:inherit; background:var(--bg); color:var(--fg); border:1px solid var(--line); border-radius:4px; padding:3px 6px; }
   .tools input { flex:1; }
-  .grid { display:grid; grid-template-columns: minmax(180px,3fr) 90px 90px 80px 70px minmax(120px,2fr) 130px; }
+  .grid { display:grid; grid-template-columns: minmax(180px,3fr) 90px 90px 80px 70px minmax(120px,2fr) 130px 170px 60px; }
   .thead { color:var(--mute); font-size:12px; border-bottom:1px solid var(--line); }
   .thead span { padding:3px 6px; cursor:pointer; user-select:none; }
   .thead span.sorted::after { content:' ▾'; } .thead span.sorted.asc::after { content:' ▴'; }
@@ -83,7 +83,7 @@ const BODY = `
       <select id="state-filter"><option value="">any state</option><option>DOWN</option><option>UP</option><option>UNKNOWN</option><option value="NONE">not reported</option></select>
     </div>
     <div class="grid thead" id="thead">
-      <span data-key="name">endpoint</span><span data-key="state">state</span><span data-key="owner">owner</span><span data-key="latency">latency</span><span data-key="age">checked</span><span data-key="reason">reason</span><span>last 30</span>
+      <span data-key="name">endpoint</span><span data-key="state">state</span><span data-key="owner">owner</span><span data-key="latency">latency</span><span data-key="age">checked</span><span data-key="reason">reason</span><span>last 30</span><span>phases (ms)</span><span>cert</span>
     </div>
     <div id="viewport"><div id="spacer"></div></div>
   </section>
@@ -147,12 +147,21 @@ const SCRIPT = String.raw`
       const cell = document.createElement('span');
       cell.innerHTML = '<svg class="spark" viewBox="0 0 120 18" preserveAspectRatio="none"><polyline></polyline></svg>';
       el.appendChild(cell);
+      for (let k = 0; k < 2; k++) el.appendChild(document.createElement('span'));
+      el.children[7].className = 'phases';
+      el.children[8].className = 'cert';
       el.children[1].className = 'state';
       el.children[5].className = 'reason';
       spacer.appendChild(el);
       pool[i] = el;
     }
     return el;
+  }
+
+  const PHASES = [['dns_ms', 'dns'], ['connect_ms', 'conn'], ['tls_ms', 'tls'], ['first_byte_ms', 'ttfb']];
+  function phases(t) {
+    if (!t) return '-';
+    return PHASES.filter(([k]) => t[k] != null).map(([k, n]) => n + ' ' + t[k].toFixed(1)).join(' · ') || '-';
   }
 
   function ago(t) {
@@ -191,6 +200,9 @@ const SCRIPT = String.raw`
     c[5].textContent = (e.last && e.last.error) || '';
     c[5].title = c[5].textContent;
     spark(c[6].firstChild, e.history_ms || []);
+    c[7].textContent = phases(e.last && e.last.timings);
+    const days = e.last && e.last.cert_expiry_days;
+    c[8].textContent = days === undefined || days === null ? '-' : days.toFixed(1) + ' d';
     stats.rowsPainted++;
   }
 

@@ -14,11 +14,15 @@ export const STATUS_VERSION = 2;
 
 export type Scope = 'local' | 'cluster';
 
-/** The latest result as the API shows it: CheckResult without captured values, timings in snake_case. */
+/** The latest result as the API shows it: timings in snake_case. */
 export type ResultDoc = Pick<
   CheckResult,
-  'scheduled_at' | 'started_at' | 'duration_ms' | 'ok' | 'status_code' | 'error'
-> & { timings?: Record<string, number> };
+  'scheduled_at' | 'started_at' | 'duration_ms' | 'ok' | 'status_code' | 'error' | 'values'
+> & {
+  timings?: Record<string, number>;
+  /** tls probes and https checks: days until the leaf certificate expires (negative: expired) */
+  cert_expiry_days?: number;
+};
 
 export interface EndpointDoc {
   name: string;
@@ -159,6 +163,13 @@ function timingsDoc(t: PhaseTimings): Record<string, number> {
   return out;
 }
 
+function certDays(values: Record<string, string> | undefined): { cert_expiry_days?: number } {
+  const v = values?.cert_expiry_days;
+  if (v === undefined) return {};
+  const n = Number(v);
+  return Number.isFinite(n) ? { cert_expiry_days: n } : {};
+}
+
 export function endpointDoc(e: EndpointStatus, owner: string): EndpointDoc {
   const r = e.last;
   return {
@@ -180,7 +191,10 @@ export function endpointDoc(e: EndpointStatus, owner: string): EndpointDoc {
           ok: r.ok,
           status_code: r.status_code,
           error: r.error,
+          // captured values (response_json_values, dns answers, certificate fields), for templates and people
+          values: r.values,
           ...(r.timings ? { timings: timingsDoc(r.timings) } : {}),
+          ...certDays(r.values),
         }
       : null,
     history_ms: e.history_ms,

@@ -15,6 +15,10 @@ describe('reasonOf', () => {
     [err({ code: 'UND_ERR_SOCKET' }), 'connection reset'],
     [err({ code: 'ENOTFOUND', syscall: 'getaddrinfo' }), 'dns ENOTFOUND'],
     [err({ code: 'EAI_AGAIN', syscall: 'getaddrinfo' }), 'dns EAI_AGAIN'],
+    // c-ares (dns probe) names the syscall after the query type
+    [err({ code: 'ETIMEOUT', syscall: 'queryA' }), 'dns ETIMEOUT'],
+    [err({ code: 'ESERVFAIL', syscall: 'queryTxt' }), 'dns ESERVFAIL'],
+    [err({ code: 'EBADRESP', syscall: 'queryMx' }), 'dns EBADRESP'],
     [err({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'tls: DEPTH_ZERO_SELF_SIGNED_CERT'],
     [err({ code: 'CERT_HAS_EXPIRED' }), 'tls: CERT_HAS_EXPIRED'],
     [err({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'tls: ERR_TLS_CERT_ALTNAME_INVALID'],

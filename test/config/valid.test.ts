@@ -304,6 +304,7 @@ describe('endpoints.d examples', () => {
     ['endpoints.d/local.yml', 3, {}],
     ['endpoints.d/examples/datadog.yml.example', 2, { DD_API_KEY: 'dd-example-key' }],
     ['endpoints.d/examples/cloudwatch.yml.example', 1, {}],
+    ['endpoints.d/examples/probes.yml.example', 6, {}],
   ];
   it.each(cases)('%s is valid', (file, count, env) => {
     const out = parseFile(readFileSync(join(ROOT, file), 'utf8'), file, { env });

@@ -117,7 +117,15 @@ describe('cluster view (etcd, two worker processes)', () => {
   });
 
   it('local scope: only the endpoints this worker owns', async () => {
-    const [l1, l2] = [await status(w1, '?scope=local'), await status(w2, '?scope=local')];
+    // two answers taken one after the other: a jobset moving between them (rebalance after the
+    // second worker joined) can show in both or neither, so ask until a pair agrees
+    const [l1, l2] = await waitFor(
+      async () => {
+        const pair = [await status(w1, '?scope=local'), await status(w2, '?scope=local')] as const;
+        return pair[0].endpoints.length + pair[1].endpoints.length === N ? pair : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 200, message: 'two local answers that add up to every endpoint' },
+    );
     expect(l1.scope).toBe('local');
     expect(l1.endpoints.every((e) => e.owner === 'cv-1')).toBe(true);
     expect(l2.endpoints.every((e) => e.owner === 'cv-2')).toBe(true);

@@ -14,6 +14,7 @@ import { CHROMIUM, launchChromium } from '../support/browser.js';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
 import { type FlipTarget, startFlipTarget } from '../support/flip-target.js';
 import { killAllSpawned, REPO_ROOT, spawnWorker, type WorkerProcess } from '../support/processes.js';
+import { startTarget, type Target } from '../support/target.js';
 import { waitFor } from '../support/wait.js';
 
 const TOKEN = 'dashboard-test-token-1234';
@@ -23,6 +24,7 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless Chromium)', () => {
   let etcd: EtcdCluster;
   let target: FlipTarget;
+  let tlsTarget: Target;
   let dir: string;
   let w1: WorkerProcess;
   let w2: WorkerProcess;
@@ -32,6 +34,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless
   beforeAll(async () => {
     etcd = await startEtcdCluster({ members: 1 });
     target = await startFlipTarget();
+    tlsTarget = await startTarget({ tls: true });
     dir = mkdtempSync(join(tmpdir(), 'watcher-dash-'));
     const lines: string[] = [];
     for (let i = 0; i < N; i++) lines.push(`${target.host}/d${i}:`, '  scheme: http', '  interval: 1s');
@@ -40,6 +43,11 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless
       '  scheme: http',
       '  interval: 1s',
       `  depends_on: [${target.host}/d0]`,
+      // a tls probe: its row shows the days to the certificate's expiry
+      `127.0.0.1:${tlsTarget.port}:`,
+      '  probe: tls',
+      '  tls_verify: false',
+      '  interval: 1s',
     );
     writeFileSync(join(dir, 'jobs.yml'), `${lines.join('\n')}\n`);
     const common = {
@@ -66,6 +74,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless
     await browser?.close();
     await killAllSpawned();
     await target?.close();
+    await tlsTarget?.close();
     await etcd?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -86,7 +95,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless
     expect(cookies[0]!.value).not.toContain(TOKEN);
     expect(await page.content()).not.toContain(TOKEN);
 
-    await waitFor(async () => (await page.locator('.row[data-endpoint]:not([hidden])').count()) === N + 1, {
+    await waitFor(async () => (await page.locator('.row[data-endpoint]:not([hidden])').count()) === N + 2, {
       timeoutMs: 10_000,
       message: 'every endpoint listed',
     });
@@ -94,6 +103,14 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless
     expect(new Set(owners)).toEqual(new Set(['dash-1', 'dash-2']));
     expect(await page.locator('#worker').textContent()).toBe('dash-1');
     expect(await page.locator('#workers tr').count()).toBe(2);
+    // the latest check's phases, and the tls endpoint's days to certificate expiry
+    await page.locator('.row .phases', { hasText: 'conn' }).first().waitFor({ timeout: 10_000 });
+    expect(await page.locator('.row .phases', { hasText: 'conn' }).first().textContent()).toMatch(
+      /conn [\d.]+/,
+    );
+    const cert = page.locator(`.row[data-endpoint="127.0.0.1:${tlsTarget.port}"] .cert`);
+    await cert.filter({ hasText: ' d' }).waitFor({ timeout: 10_000 });
+    expect(await cert.textContent()).toMatch(/^-?\d+\.\d d$/);
     await page.locator('#graph g[data-node]').first().waitFor({ timeout: 5000 });
     expect(await page.locator('#graph g[data-node]').count()).toBe(2);
 

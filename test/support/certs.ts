@@ -113,7 +113,7 @@ async function issue(
   return { certPath, keyPath, cert: await readFile(certPath), key: await readFile(keyPath) };
 }
 
-async function openssl(args: string[]): Promise<void> {
+export async function openssl(args: string[]): Promise<void> {
   try {
     await run('openssl', args, { timeout: 20_000 });
   } catch (err) {

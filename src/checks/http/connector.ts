@@ -8,6 +8,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { buildConnector } from 'undici';
+import { type CertSummary, capturingIdentity, peerCert } from '../net/cert.js';
 import { CheckAbort, CONNECT_TIMEOUT } from '../reasons.js';
 
 /** performance.now() marks; phases that did not happen stay undefined. */
@@ -24,9 +25,20 @@ export interface ConnectContext {
   tlsVerify: boolean;
   /** marks of the first connection of the check (later ones, e.g. redirect hops, are not timed) */
   marks: ConnectMarks | null;
+  /** read the peer certificate of the first TLS connection into `cert` (a cert_expiry_days test) */
+  wantCert: boolean;
+  cert: CertSummary | null;
 }
 
-const DEFAULT_CONTEXT: ConnectContext = { connectTimeoutMs: 10_000, tlsVerify: true, marks: null };
+const NO_CAPTURE = capturingIdentity();
+
+const DEFAULT_CONTEXT: ConnectContext = {
+  connectTimeoutMs: 10_000,
+  tlsVerify: true,
+  marks: null,
+  wantCert: false,
+  cert: null,
+};
 
 export function connectFresh(
   ctx: ConnectContext | null,
@@ -41,6 +53,7 @@ export function connectFresh(
   const host = opts.hostname;
   const port = Number(opts.port) || (isTls ? 443 : 80);
   let socket: net.Socket;
+  const identity = c.wantCert ? capturingIdentity() : NO_CAPTURE;
   if (isTls) {
     socket = tls.connect({
       host,
@@ -49,6 +62,8 @@ export function connectFresh(
       servername: net.isIP(host) ? undefined : (opts.servername ?? host),
       rejectUnauthorized: c.tlsVerify,
       ALPNProtocols: ['http/1.1'],
+      // Not `checkServerIdentity: undefined`: tls.connect would call undefined.
+      ...(c.wantCert ? { checkServerIdentity: identity.check } : null),
     });
   } else {
     socket = net.connect({ host, port });
@@ -77,6 +92,7 @@ export function connectFresh(
   if (isTls) {
     socket.once('secureConnect', () => {
       marks.tlsEnd = performance.now();
+      if (c.wantCert && c.cert === null) c.cert = peerCert(socket as tls.TLSSocket, identity);
       ready();
     });
   }

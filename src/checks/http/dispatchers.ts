@@ -10,7 +10,9 @@
  *   thread; undici pools connections per origin inside it.
  * - Redirects: undici's redirect interceptor wrapped around either dispatch function.
  */
-import { Agent, Client, type Dispatcher, interceptors } from 'undici';
+import tls from 'node:tls';
+import { Agent, buildConnector, Client, type Dispatcher, interceptors } from 'undici';
+import { type CertSummary, certOf } from '../net/cert.js';
 import { type ConnectContext, type ConnectMarks, connectFresh } from './connector.js';
 
 export type DispatchFn = Dispatcher['dispatch'];
@@ -70,13 +72,18 @@ export class FreshConnections {
   private more: Lease[] | null = null;
   readonly dispatch: DispatchFn;
 
-  constructor(connectTimeoutMs: number, tlsVerify: boolean) {
-    this.ctx = { connectTimeoutMs, tlsVerify, marks: null };
+  constructor(connectTimeoutMs: number, tlsVerify: boolean, wantCert = false) {
+    this.ctx = { connectTimeoutMs, tlsVerify, marks: null, wantCert, cert: null };
     this.dispatch = (opts, handler) => this.leaseFor(String(opts.origin)).client.dispatch(opts, handler);
   }
 
   get marks(): ConnectMarks | null {
     return this.ctx.marks;
+  }
+
+  /** peer certificate of the first TLS connection, when asked for (wantCert) */
+  get cert(): CertSummary | null {
+    return this.ctx.cert;
   }
 
   private leaseFor(origin: string): Lease {
@@ -123,13 +130,37 @@ export function clearIdleClients(): void {
 }
 
 const keepAliveAgents = new Map<string, Agent>();
+/** Peer certificate of the latest keep-alive TLS connection opened per `host:port` in this thread. */
+const keepAliveCerts = new Map<string, CertSummary>();
+const MAX_KEEPALIVE_CERTS = 4096;
+
+/** The certificate of the keep-alive connection to `host:port` when it was opened. */
+export function keepAliveCert(hostPort: string): CertSummary | null {
+  return keepAliveCerts.get(hostPort) ?? null;
+}
+
+function certRecordingConnector(tlsVerify: boolean, connectTimeoutMs: number): buildConnector.connector {
+  const base = buildConnector({ rejectUnauthorized: tlsVerify, timeout: connectTimeoutMs });
+  return (opts, cb) =>
+    base(opts, (err, socket) => {
+      if (err === null && socket instanceof tls.TLSSocket) {
+        const cert = certOf(socket);
+        if (cert !== null) {
+          if (keepAliveCerts.size >= MAX_KEEPALIVE_CERTS) keepAliveCerts.clear();
+          keepAliveCerts.set(`${opts.hostname}:${opts.port || '443'}`, cert);
+        }
+      }
+      // biome-ignore lint/suspicious/noExplicitAny: undici's callback is overloaded on err/socket
+      (cb as any)(err, socket);
+    });
+}
 
 export function keepAliveDispatch(tlsVerify: boolean, connectTimeoutMs: number): DispatchFn {
   const key = `${tlsVerify ? 1 : 0}:${connectTimeoutMs}`;
   let agent = keepAliveAgents.get(key);
   if (agent === undefined) {
     agent = new Agent({
-      connect: { rejectUnauthorized: tlsVerify, timeout: connectTimeoutMs },
+      connect: certRecordingConnector(tlsVerify, connectTimeoutMs),
       headersTimeout: 0,
       bodyTimeout: 0,
       // Checks run every few seconds or more: keep idle sockets longer than undici's 4 s default

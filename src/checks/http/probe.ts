@@ -7,10 +7,17 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { CheckSpec } from '../../model/endpoint.js';
 import type { PhaseTimings } from '../../model/result.js';
+import { type CertSummary, certValues, expiryDays } from '../net/cert.js';
 import type { Probe, ProbeOutcome, ProbeSignal } from '../probe.js';
 import { BODY_TOO_LARGE, CheckAbort, reasonOf, TOO_MANY_REDIRECTS } from '../reasons.js';
-import { evaluate, needsJson } from '../success.js';
-import { type DispatchFn, FreshConnections, keepAliveDispatch, withRedirects } from './dispatchers.js';
+import { evaluate, needsCert, needsJson } from '../success.js';
+import {
+  type DispatchFn,
+  FreshConnections,
+  keepAliveCert,
+  keepAliveDispatch,
+  withRedirects,
+} from './dispatchers.js';
 
 export const USER_AGENT = 'watcher/0.1';
 /** Sent with every check: the slot it serves. Lets a target (or a test) count checks per slot. */
@@ -34,6 +41,8 @@ class HttpCheck implements Dispatcher.DispatchHandler {
   private readonly chunks: Buffer[] | null;
   private bytes = 0;
   private settled = false;
+  private target: Target | null = null;
+  private readonly wantCert: boolean;
 
   constructor(
     private readonly spec: CheckSpec,
@@ -42,6 +51,7 @@ class HttpCheck implements Dispatcher.DispatchHandler {
     private readonly scheduledAt: number | null,
   ) {
     this.chunks = needsJson(spec) ? [] : null;
+    this.wantCert = needsCert(spec) && spec.url.startsWith('https:');
   }
 
   start(): void {
@@ -56,12 +66,13 @@ class HttpCheck implements Dispatcher.DispatchHandler {
       this.fail('invalid url');
       return;
     }
+    this.target = target;
 
     let dispatch: DispatchFn;
     if (spec.keepalive) {
       dispatch = keepAliveDispatch(spec.tlsVerify, spec.connectTimeoutMs);
     } else {
-      this.fresh = new FreshConnections(spec.connectTimeoutMs, spec.tlsVerify);
+      this.fresh = new FreshConnections(spec.connectTimeoutMs, spec.tlsVerify, this.wantCert);
       dispatch = this.fresh.dispatch;
     }
     if (spec.followRedirects && spec.maxRedirects > 0) dispatch = withRedirects(dispatch, spec.maxRedirects);
@@ -139,8 +150,23 @@ class HttpCheck implements Dispatcher.DispatchHandler {
           ? chunks[0]!.toString('utf8')
           : Buffer.concat(chunks, this.bytes).toString('utf8');
     }
-    const ev = evaluate(this.spec, this.status ?? 0, body, performance.now() - this.t0);
-    this.finish({ ok: ev.ok, status_code: this.status, error: ev.error, values: ev.values }, true);
+    const cert = this.wantCert ? this.peerCert() : null;
+    const now = Date.now();
+    const ev = evaluate(
+      this.spec,
+      this.status ?? 0,
+      body,
+      performance.now() - this.t0,
+      cert === null ? null : expiryDays(cert, now),
+    );
+    const values = cert === null ? ev.values : certValues(cert, now, ev.values);
+    this.finish({ ok: ev.ok, status_code: this.status, error: ev.error, values }, true);
+  }
+
+  /** Fresh connection: this check's own; keep-alive: the pooled connection's, from when it opened. */
+  private peerCert(): CertSummary | null {
+    if (this.fresh !== null) return this.fresh.cert;
+    return this.target === null ? null : keepAliveCert(this.target.certKey);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
@@ -195,6 +221,8 @@ interface Target {
   path: string;
   /** `Basic ...` from user:password in the URL, or null */
   auth: string | null;
+  /** `hostname:port` (port 443 when absent), the key of keepAliveCert */
+  certKey: string;
 }
 
 const targets = new Map<string, Target | null>();
@@ -211,7 +239,12 @@ function parseTarget(url: string): Target | null {
       u.username !== ''
         ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
         : null;
-    t = { origin: u.origin, path: `${u.pathname}${u.search}`, auth };
+    t = {
+      origin: u.origin,
+      path: `${u.pathname}${u.search}`,
+      auth,
+      certKey: `${u.hostname}:${u.port || '443'}`,
+    };
   } catch {
     t = null;
   }
