@@ -8,7 +8,7 @@ import { Counter } from 'prom-client';
 import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
-import type { ClusterStatus, Coordinator } from './cluster/coordinator.js';
+import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
 import type { EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
@@ -64,6 +64,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
   let engine: Engine | null = null;
   let clusterHooks: ClusterHooks | null = null;
+  let identity: (() => HealthIdentity | null) | null = null;
   let resultsFile: ResultsFile | null = null;
   let localFaults: LocalFaultMonitor | null = null;
   const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
@@ -123,6 +124,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     events: streams,
     onClusterListener: () => relay.wake(),
     redact: (t) => secrets.redact(t),
+    identity: () => identity?.() ?? null,
     logger,
     status: (scope) => (scope === 'local' ? localStatus() : clusterView.status()),
   });
@@ -179,6 +181,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       cluster: opts.cluster,
     });
     coordinator = etcd;
+    identity = () => etcd.identity();
   } else {
     coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
   }
@@ -525,6 +528,7 @@ function wireClusterEvents(
     });
     events.publish('cluster', { scaling: e });
   });
+  etcd.on('peerDeath', (d) => events.publish('cluster', { peerDeath: d }));
   etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
   etcd.on('writes', (w) => {
     const message = w.refused

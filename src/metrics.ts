@@ -177,6 +177,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Result lines not written to --results-file (write errors, buffer full)',
       registers: r,
     }),
+    peerRevocations: new Counter({
+      name: 'watcher_peer_revocations_total',
+      help: 'Leases of peers this worker saw die (stream dropped, port refusing) and revoked after releasing their jobsets',
+      registers: r,
+    }),
     etcdWriteErrors: new Counter({
       name: 'watcher_etcd_write_errors_total',
       help: 'etcd writes refused by etcd itself (e.g. NOSPACE), by cause',

@@ -1,6 +1,13 @@
 import type { AlertState } from '../model/alert.js';
 import type { Endpoint } from '../model/endpoint.js';
 
+/** Who answers a worker's `/healthz` (cluster): peers tell a process from a restart or a reused port by it. */
+export interface HealthIdentity {
+  id: string;
+  started_at: number;
+  lease_id: string;
+}
+
 /** One job this worker must run. */
 export interface OwnedJob {
   endpoint: Endpoint;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { HealthIdentity } from '../cluster/coordinator.js';
 import type { Logger } from '../model/logger.js';
 import { Access, loginPage } from './access.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -22,6 +23,11 @@ export interface ServerDeps {
   onClusterListener?(): void;
   /** applied to every JSON answer (secret redaction) */
   redact?(text: string): string;
+  /**
+   * Who answers `/healthz` (cluster: worker id, start time, lease), so a peer can tell this
+   * process from a restart or another process on the same port; null until known.
+   */
+  identity?(): HealthIdentity | null;
   logger: Logger;
 }
 
@@ -92,9 +98,17 @@ export async function startStatusServer(deps: ServerDeps): Promise<StatusServer>
       return;
     }
     switch (url.pathname) {
-      case '/healthz':
-        send(res, 200, JSON.stringify({ status: 'ok' }));
+      case '/healthz': {
+        const body = JSON.stringify({ status: 'ok', ...deps.identity?.() });
+        if (url.searchParams.get('watch') === '1') {
+          // held open for a peer: its kernel-side close is how the peer sees this process die
+          res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+          res.write(`${body}\n`);
+          return;
+        }
+        send(res, 200, body);
         return;
+      }
       case '/readyz': {
         const r = deps.ready();
         send(

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EtcdCluster, httpJson, prefixEnd, startEtcdCluster } from './etcd.js';
-import { killAllSpawned, removeOnExit, spawnWorker, type WorkerProcess } from './processes.js';
+import { freePort, killAllSpawned, removeOnExit, spawnWorker, type WorkerProcess } from './processes.js';
 import { type ProxyGroup, startProxies } from './proxy.js';
 import { type LedgerEndpoint, SlotLedger, type WindowReport } from './slot-ledger.js';
 import { startTarget, type Target } from './target.js';
@@ -31,11 +31,15 @@ export interface FaultClusterOptions {
   endpoints?: number;
   /** --lease-ttl of every worker, seconds */
   leaseTtl: number;
+  /** a restarted worker listens on the port it had (as in a container); default: a new free port */
+  samePorts?: boolean;
 }
 
 export interface FaultWorker {
   readonly spec: FaultWorkerSpec;
   readonly proxies: ProxyGroup;
+  /** status server address kept across restarts (samePorts) */
+  readonly listen?: string | undefined;
   /** the current (or last) process */
   proc: WorkerProcess;
   /** one results file per incarnation */
@@ -124,12 +128,15 @@ export async function startFaultCluster(opts: FaultClusterOptions): Promise<Faul
     const targetRef = target;
 
     const spawn = async (
-      w: FaultWorker | { spec: FaultWorkerSpec; proxies: ProxyGroup; resultsFiles: string[] },
+      w:
+        | FaultWorker
+        | { spec: FaultWorkerSpec; proxies: ProxyGroup; resultsFiles: string[]; listen?: string | undefined },
     ) => {
       const resultsFile = join(dir, `results-${w.spec.id}-${w.resultsFiles.length}.jsonl`);
       w.resultsFiles.push(resultsFile);
       return spawnWorker({
         id: w.spec.id,
+        ...(w.listen ? { listen: w.listen } : {}),
         etcd: w.proxies.urls,
         endpointsDir,
         leaseTtl: opts.leaseTtl,
@@ -141,7 +148,8 @@ export async function startFaultCluster(opts: FaultClusterOptions): Promise<Faul
     const pending = await Promise.all(
       opts.workers.map(async (spec) => {
         const proxies = await startProxies(etcdRef.clientUrls);
-        const w = { spec, proxies, resultsFiles: [] as string[] };
+        const listen = opts.samePorts ? `127.0.0.1:${await freePort()}` : undefined;
+        const w = { spec, proxies, resultsFiles: [] as string[], listen };
         const proc = await spawn(w);
         const fw: FaultWorker = Object.assign(w, { proc });
         workers.set(spec.id, fw);

@@ -15,13 +15,13 @@ import type { AlertState } from '../../model/alert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
-import type { ClusterStatus, Coordinator, EtcdWriteState, OwnedJob } from '../coordinator.js';
+import type { ClusterStatus, Coordinator, EtcdWriteState, HealthIdentity, OwnedJob } from '../coordinator.js';
 import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
 import { AlertStateStore } from './alert-states.js';
 import { BackupTimers, claimTxn } from './claims.js';
 import { cmp, connectEtcd, type EtcdRpc, op, withTimeout } from './client.js';
 import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
-import { handoverTxn, releaseTxns } from './handover.js';
+import { handoverTxn, releaseForDead, releaseTxns } from './handover.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror, type MirrorChange } from './mirror.js';
 import {
@@ -33,6 +33,7 @@ import {
   otherCandidates,
 } from './ownership.js';
 import { stableJson } from './packing.js';
+import { type PeerDeath, PeerWatch, type PeerWatchTuning } from './peer-watch.js';
 import { adminRank, type Candidate, hasRoom, planClaims, workersNeeded } from './plan.js';
 import { registerWorker, workerRecord } from './registration.js';
 import { Session } from './session.js';
@@ -54,7 +55,7 @@ export type ClusterMetrics = Pick<
   | 'workersNeeded'
   | 'claimsTotal'
 > &
-  Partial<Pick<Metrics, 'etcdWriteErrors'>>;
+  Partial<Pick<Metrics, 'etcdWriteErrors' | 'peerRevocations'>>;
 
 export interface CoordinatorTuning extends AdminTuning, ShedTuning {
   /** per-attempt deadline of unary etcd calls */
@@ -119,6 +120,8 @@ export interface EtcdCoordinatorOptions {
   logger: Logger;
   clock?: Clock;
   tuning?: Partial<CoordinatorTuning>;
+  /** peer-observed death (`successors: 0` turns it off) */
+  peerWatch?: Partial<PeerWatchTuning>;
 }
 
 /** What an autoscaler acts on (docs/CLUSTER.md "Signals for an autoscaler"). */
@@ -143,6 +146,8 @@ export interface CoordinatorEvents {
   problem: [err: ClusterError];
   /** etcd refuses the admin's writes for a lasting reason (NOSPACE...) / accepts them again */
   writes: [e: EtcdWriteState];
+  /** this worker saw a peer's process die, released its jobsets and revoked its lease */
+  peerDeath: [e: { worker: string; lease: string; deadBy: number; jobsets: number }];
 }
 
 type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
@@ -195,6 +200,7 @@ export class EtcdCoordinator implements Coordinator {
   >();
 
   private readonly alertStates: AlertStateStore;
+  private readonly peerWatch: PeerWatch;
 
   private publishTimer: TimerHandle | null = null;
   private lastPublishAt = 0;
@@ -239,6 +245,13 @@ export class EtcdCoordinator implements Coordinator {
     this.startedAt = this.clock.now();
     this.mirror = new Mirror(this.keys, this.clock, this.log);
     this.backupTimers = new BackupTimers(this.clock, this.tuning);
+    this.peerWatch = new PeerWatch({
+      self: this.me,
+      onDeath: (d) => void this.onPeerDeath(d),
+      clock: this.clock,
+      logger: this.log,
+      tuning: opts.peerWatch,
+    });
     this.alertStates = new AlertStateStore({
       rpc: () => this.rpc,
       keys: this.keys,
@@ -526,6 +539,12 @@ export class EtcdCoordinator implements Coordinator {
     return [...this.owned.keys()].sort();
   }
 
+  /** What `/healthz` answers (peers compare it with `workers/<id>`); null without a lease. */
+  identity(): HealthIdentity | null {
+    const lease = this.session?.leaseId;
+    return lease ? { id: this.me, started_at: this.startedAt, lease_id: lease } : null;
+  }
+
   /** The lease this worker holds now, as a decimal string (diagnostics and tests). */
   leaseId(): string | null {
     return this.session?.leaseId ?? null;
@@ -804,6 +823,7 @@ export class EtcdCoordinator implements Coordinator {
   // ------------------------------------------------------------------ reacting to the mirror
 
   private onMirrorChange(change: MirrorChange): void {
+    if (change.workers || change.resync) this.watchPeers();
     if (
       this.adminDuties &&
       (change.workers || change.owners.size > 0 || change.moves || change.jobsets.size > 0)
@@ -875,6 +895,55 @@ export class EtcdCoordinator implements Coordinator {
     this.evaluateFree();
     this.updateMetrics();
     this.schedulePublish();
+  }
+
+  // ------------------------------------------------------------------ peer-observed death
+
+  private watchPeers(): void {
+    if (this.opts.peerWatch?.successors === 0) return;
+    this.peerWatch.update(
+      [...this.mirror.workers].map(([id, w]) => ({
+        id,
+        leaseId: w.lease,
+        startedAt: w.value.startedAt,
+        address: w.value.address,
+      })),
+    );
+  }
+
+  /**
+   * A watched peer's process is gone for certain: release its jobsets on its behalf (claimers
+   * catch up from `deadBy`, after every slot it could have dispatched), then revoke its lease
+   * (its admin key goes with it) instead of waiting for the TTL.
+   */
+  private async onPeerDeath(d: PeerDeath): Promise<void> {
+    const rpc = this.rpc;
+    const rec = this.mirror.workers.get(d.id);
+    if (this.phase !== 'running' || !rpc || !this.session?.valid() || rec?.lease !== d.leaseId) return;
+    const held = new Map<string, { token: number }>();
+    for (const [jsid, o] of this.mirror.owners)
+      if (o.value.owner === d.id && o.lease === d.leaseId) held.set(jsid, { token: o.modRev });
+    const value = encode({ owner: null, releasedAt: d.deadBy, by: this.me });
+    const released = await releaseForDead(rpc, this.keys, { id: d.id, lease: d.leaseId }, held, value);
+    if (!released) {
+      this.log.info(
+        { peer: d.id, lease: d.leaseId },
+        'peer gone, but its record already changed: nothing to do',
+      );
+      return;
+    }
+    await rpc.leaseRevoke(d.leaseId).catch((err: unknown) => {
+      this.log.warn(
+        { peer: d.id, err: describeError(err) },
+        'revoking a dead peer lease failed (it expires)',
+      );
+    });
+    this.opts.metrics.peerRevocations?.inc();
+    this.log.warn(
+      { peer: d.id, lease: d.leaseId, deadBy: d.deadBy, jobsets: held.size },
+      'peer process died: released its jobsets and revoked its lease',
+    );
+    this.emit('peerDeath', { worker: d.id, lease: d.leaseId, deadBy: d.deadBy, jobsets: held.size });
   }
 
   // ------------------------------------------------------------------ claiming
@@ -1282,6 +1351,7 @@ export class EtcdCoordinator implements Coordinator {
   private async doStop(): Promise<void> {
     const prev = this.phase;
     this.phase = 'stopping';
+    this.peerWatch.stop();
     for (const t of [this.resyncTimer, this.joinTimer, this.adminTimer, this.publishTimer]) {
       if (t) this.clock.clearTimeout(t);
     }

@@ -89,3 +89,36 @@ export async function releaseTxns(
     }),
   );
 }
+
+/**
+ * Releases a dead peer's jobsets on its behalf (docs/CLUSTER.md "Peer-observed death"): like a
+ * release, fenced by each owner key's revision, and the first txn also deletes its worker record
+ * compared on its lease, so claimers see the jobsets free and the worker gone in one revision.
+ * False (nothing written) when the record is no longer under that lease: it stopped or restarted.
+ */
+export async function releaseForDead(
+  rpc: EtcdRpc,
+  keys: Keys,
+  dead: { id: string; lease: string },
+  held: ReadonlyMap<string, { token: number }>,
+  value: string,
+): Promise<boolean> {
+  const worker = keys.worker(dead.id);
+  const ids = [...held.keys()];
+  const first = ids.slice(0, 25);
+  const whole = await rpc
+    .txn(
+      [cmp.lease(worker, dead.lease), ...first.map((id) => cmp.mod(keys.owner(id), held.get(id)!.token))],
+      [op.del(worker), ...first.map((id) => op.put(keys.owner(id), value))],
+    )
+    .catch(() => null);
+  let rest = ids.slice(25);
+  if (!whole?.succeeded) {
+    const alone = await rpc.txn([cmp.lease(worker, dead.lease)], [op.del(worker)]).catch(() => null);
+    if (!alone?.succeeded) return false;
+    rest = ids;
+  }
+  if (rest.length > 0)
+    await releaseTxns(rpc, keys, new Map(rest.map((id) => [id, held.get(id)!])), value, () => []);
+  return true;
+}
