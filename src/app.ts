@@ -36,7 +36,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   secrets.add(opts.etcdPassword);
   secrets.add(opts.httpToken);
   const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ cluster: Boolean(opts.etcd) });
   const events = new EventStream();
   let snapshot: ConfigSnapshot | null = null;
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
@@ -139,6 +139,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   }
   coordinator.onOwnedChange((owned) => {
     metrics.jobsOwned.set(owned.size);
+    metrics.retainEndpoints(new Set(owned.keys()));
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();
