@@ -116,6 +116,7 @@ etcd_start_member() {
     --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
     --initial-cluster "$initial" --initial-cluster-state "$state" \
     --initial-cluster-token watcher-local --unsafe-no-fsync --logger zap --log-outputs stderr \
+    --grpc-keepalive-min-time 2s --auto-compaction-mode periodic --auto-compaction-retention 1h \
     >>"$LOGS/etcd-$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/etcd-$name.pid"
   log "etcd $name pid $! client http://127.0.0.1:$cport (log $LOGS/etcd-$name.log)"

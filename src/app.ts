@@ -13,7 +13,7 @@ import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { heapFlags } from './heap-tuning.js';
-import { createLogger, createSecretRegistry } from './logging.js';
+import { createLogger, createSecretRegistry, routeGrpcLogs, routeProcessWarnings } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { systemClock } from './model/clock.js';
 import { ResultsFile } from './output/results-file.js';
@@ -36,6 +36,9 @@ export async function startApp(opts: RunOptions): Promise<App> {
   secrets.add(opts.etcdPassword);
   secrets.add(opts.httpToken);
   const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
+  // every stdout/stderr line is JSON: library diagnostics go through the logger too
+  const unrouteWarnings = routeProcessWarnings(logger);
+  if (opts.etcd) await routeGrpcLogs(logger);
   const metrics = createMetrics({ cluster: Boolean(opts.etcd) });
   const events = new EventStream();
   let snapshot: ConfigSnapshot | null = null;
@@ -236,6 +239,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
         await resultsFile?.close();
         await server.close();
         logger.info({}, 'stopped');
+        unrouteWarnings();
       })();
       return stopping;
     },
