@@ -3,12 +3,14 @@
  * a module it does not own. Startup order: logger -> metrics -> status server -> coordinator ->
  * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
  */
+import { readFile } from 'node:fs/promises';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator } from './cluster/coordinator.js';
 import type { EtcdCoordinator } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
+import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
@@ -57,6 +59,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     port: opts.listen.port,
     token: opts.httpToken,
     registry: metrics.registry,
+    schema: await readFile(SCHEMA_FILE, 'utf8'),
     ready,
     events,
     logger,

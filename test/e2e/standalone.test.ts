@@ -158,6 +158,15 @@ describe('watcher run (standalone)', () => {
     if (lint !== null) expect(lint).toBe('');
   });
 
+  it('serves its endpoint-file schema at /schema/endpoints.schema.json', async () => {
+    const r = await worker.http('/schema/endpoints.schema.json');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/schema+json');
+    expect(r.body).toBe(
+      readFileSync(join(import.meta.dirname, '../../schema/endpoints.schema.json'), 'utf8'),
+    );
+  });
+
   it('stops gracefully on SIGTERM with exit code 0', async () => {
     await worker.stop();
     const info = await worker.exited;
