@@ -4,24 +4,28 @@
  * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
  */
 import { readFile } from 'node:fs/promises';
+import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator } from './cluster/coordinator.js';
-import type { EtcdCoordinator } from './cluster/etcd/index.js';
+import type { EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
+import { LocalFaultMonitor } from './engine/local-faults.js';
+import { createEngineObserver } from './engine/observer.js';
 import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry, routeGrpcLogs, routeProcessWarnings } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { systemClock } from './model/clock.js';
+import type { Logger } from './model/logger.js';
 import { ResultsFile } from './output/results-file.js';
 import { EventStream } from './server/event-stream.js';
 import { startStatusServer } from './server/status-server.js';
-import { createSinkHub } from './sinks/index.js';
+import { createSinkHub, type SelfEventKind } from './sinks/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -31,6 +35,8 @@ export interface App {
 }
 
 const STOP_GRACE_MS = 10_000;
+const CLUSTER_SIGNALS_INTERVAL_MS = 60_000;
+const CLUSTER_SIGNALS_MIN_GAP_MS = 5000;
 
 export async function startApp(opts: RunOptions): Promise<App> {
   const clock = systemClock;
@@ -46,6 +52,11 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let snapshot: ConfigSnapshot | null = null;
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
   let engine: Engine | null = null;
+  let clusterHooks: ClusterHooks | null = null;
+  let resultsFile: ResultsFile | null = null;
+  let localFaults: LocalFaultMonitor | null = null;
+  const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
+    sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
 
   const ready = () => {
     const reasons: string[] = [];
@@ -69,6 +80,16 @@ export async function startApp(opts: RunOptions): Promise<App> {
         version: VERSION,
         mode: opts.etcd ? 'etcd' : 'standalone',
         lag_p99_ms: engine?.lagP99(),
+        ...engineHealth(engine),
+        degraded: localFaults?.degraded ?? false,
+        results_file: resultsFile
+          ? {
+              path: resultsFile.path,
+              ok: resultsFile.error === null,
+              error: resultsFile.error?.code ?? null,
+              dropped: resultsFile.droppedLines,
+            }
+          : null,
       },
       cluster: coordinator?.status() ?? null,
       config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
@@ -117,26 +138,78 @@ export async function startApp(opts: RunOptions): Promise<App> {
       clock,
       tuning: { scalingLimitAfterMs: opts.scalingAlertAfter * 1000 },
     });
-    wireClusterEvents(etcd, { sinks, logger, events, workerId: opts.id, clock });
+    clusterHooks = wireClusterEvents(etcd, {
+      sinks,
+      logger,
+      events,
+      workerId: opts.id,
+      clock,
+      cluster: opts.cluster,
+    });
     coordinator = etcd;
   } else {
     coordinator = new StandaloneCoordinator(opts.id, server.address, clock, VERSION);
   }
 
+  const inflight = planInflight(readFdLimit(), opts.threads);
+  logger.info(
+    {
+      fdLimit: inflight.limit?.soft ?? null,
+      fdHardLimit: inflight.limit?.hard ?? null,
+      checksInFlightPerThread: inflight.perThread,
+      threads: opts.threads,
+    },
+    'check concurrency sized from the file descriptor limit',
+  );
   const pool = new CheckPool({
     threads: opts.threads,
     worker: opts.id,
     logger: logger.child({ module: 'checks' }),
     v8Flags: heapFlags(),
+    maxConcurrentPerThread: inflight.perThread,
   });
   await pool.started();
-  const resultsFile = opts.resultsFile ? new ResultsFile(opts.resultsFile) : null;
+  if (opts.resultsFile) resultsFile = openResultsFile(opts.resultsFile, { clock, metrics, logger, announce });
+  const coord = coordinator;
+  localFaults = new LocalFaultMonitor({
+    clock,
+    onEpisode: (e) => {
+      const message = e.degraded
+        ? `worker ${opts.id} cannot carry out some checks (local: ${e.code}): a fault of this worker, not of the targets; their alert states are left as they are`
+        : `worker ${opts.id} carries out its checks again (${e.count} local errors over ${Math.round(e.durationMs / 1000)} s)`;
+      if (e.degraded) logger.error({ code: e.code }, message);
+      else logger.info({ code: e.code, count: e.count }, message);
+      announce(e.degraded ? 'worker_degraded' : 'worker_recovered', message, {
+        code: e.code,
+        count: e.count,
+      });
+      events.publish('worker', { id: opts.id, degraded: e.degraded, code: e.code });
+    },
+    onDominated: (d) => coord.setLocallyDegraded?.(d),
+  });
+  const engineLog = logger.child({ module: 'engine' });
   engine = new Engine({
     clock,
     runner: pool,
     coordinator,
-    outputs: createFanout({ metrics, resultsFile, sinks, events, logger }),
-    logger: logger.child({ module: 'engine' }),
+    outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
+    logger: engineLog,
+    observer: createEngineObserver({
+      metrics,
+      logger: engineLog,
+      workerId: opts.id,
+      now: () => clock.now(),
+      selfEvent: (e) => sinks.selfEvent(e),
+      publish: (type, data) => events.publish(type, data),
+      pending: () => engine?.pendingChecks() ?? 0,
+    }),
+    onClockStep: (stepMs) => {
+      const size = `${stepMs < 0 ? '-' : '+'}${(Math.abs(stepMs) / 1000).toFixed(1)} s`;
+      const message = `wall clock of ${opts.id} stepped ${size}; the schedule was re-planned for the new time (timers and leases run on the monotonic clock)`;
+      logger.warn({ stepMs }, message);
+      announce('clock_step', message, { step_ms: stepMs });
+      events.publish('worker', { id: opts.id, clockStepMs: stepMs });
+    },
   });
   engine.start();
   if (coordinator instanceof StandaloneCoordinator) {
@@ -158,6 +231,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     secrets.set(secretsOf(s));
     // Routes first: the self events below (and worker_started) go to the sinks this snapshot names.
     sinks.configure(s.endpoints, s.self);
+    clusterHooks?.sinksConfigured();
     if (!announced) {
       announced = true;
       sinks.selfEvent({
@@ -201,6 +275,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     }
     badFiles.clear();
     for (const f of nowBad) badFiles.add(f);
+    warnFdShortage(s, inflight, opts.threads, logger);
     coordinator?.setDesired?.(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
@@ -238,6 +313,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
           worker: opts.id,
           message: `worker ${opts.id} stopped (${reason})`,
         });
+        localFaults?.close();
         await sinks.close(STOP_GRACE_MS / 4);
         await resultsFile?.close();
         await server.close();
@@ -251,6 +327,85 @@ export async function startApp(opts: RunOptions): Promise<App> {
 
 export type { ClusterStatus };
 
+/** `--results-file` with its write errors reported (log, metric, `self` event) and its recovery. */
+function openResultsFile(
+  path: string,
+  deps: {
+    clock: typeof systemClock;
+    metrics: ReturnType<typeof createMetrics>;
+    logger: ReturnType<typeof createLogger>;
+    announce: (kind: SelfEventKind, message: string, details?: Record<string, unknown>) => void;
+  },
+): ResultsFile {
+  const { clock, metrics, logger, announce } = deps;
+  return new ResultsFile(path, {
+    clock,
+    onDropped: (n) => metrics.resultsFileDropped.inc(n),
+    onFailing: (err) => {
+      const message = `results file ${path} cannot be written (${err.code ?? err.message}): result lines are dropped and counted (watcher_results_file_dropped_total) until it can; retrying`;
+      logger.error({ path, code: err.code }, message);
+      announce('results_file_failing', message, { path, code: err.code ?? null });
+    },
+    onResumed: (dropped) => {
+      const message = `results file ${path} is written again; ${dropped} result lines were dropped`;
+      logger.info({ path, dropped }, message);
+      announce('results_file_ok', message, { path, dropped });
+    },
+  });
+}
+
+function scalingHitMessage(e: ScalingEvent): string {
+  const parts: string[] = [];
+  if (e.waitingJobs > 0) parts.push(`${e.waitingJobs} jobs waiting with no worker to take them`);
+  if (e.stuckWorkers.length > 0)
+    parts.push(`overloaded with nobody to take the excess: ${e.stuckWorkers.join(', ')}`);
+  return `scaling limit hit since ${new Date(e.since).toISOString()}: ${parts.join('; ')}`;
+}
+
+let fdWarned = false;
+/**
+ * Keep-alive endpoints hold an idle socket per thread besides the in-flight ones: warn once when
+ * the limit cannot hold both (checks would then queue, or fail with EMFILE).
+ */
+function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, logger: Logger): void {
+  if (fdWarned || plan.limit === null || !Number.isFinite(plan.budget)) return;
+  const keepalive = s.endpoints.filter((e) => e.keepalive).length;
+  const need = Math.min(s.endpoints.length, plan.perThread * threads) + keepalive * threads;
+  if (need <= plan.budget) return;
+  fdWarned = true;
+  logger.warn(
+    {
+      fdLimit: plan.limit.soft,
+      fdBudget: plan.budget,
+      estimatedNeed: need,
+      endpoints: s.endpoints.length,
+      keepalive,
+    },
+    'file descriptor limit is short for these endpoints: checks will queue; raise the nofile limit (docs/OPERATIONS.md)',
+  );
+}
+
+/** The engine's overload view for /api/v1/status. */
+function engineHealth(engine: Engine | null) {
+  if (!engine) return {};
+  const r = engine.overloadReading();
+  return {
+    overloaded: r?.overloaded ?? false,
+    overloaded_since: engine.overloadedSince(),
+    behind_jobs: r?.behind ?? 0,
+    served_rate: r?.servedRate ?? null,
+    coverage: engine.coverage(),
+    checks_pending: engine.pendingChecks(),
+    checks_run: engine.skips.runTotal,
+    checks_skipped: { ...engine.skips.totals },
+  };
+}
+
+interface ClusterHooks {
+  /** the `self` sinks may have changed: the admin sends its signals to them at once */
+  sinksConfigured(): void;
+}
+
 /** Cluster happenings an operator must hear about go to the `self` sinks and the live stream. */
 function wireClusterEvents(
   etcd: EtcdCoordinator,
@@ -260,10 +415,39 @@ function wireClusterEvents(
     events: EventStream;
     workerId: string;
     clock: typeof systemClock;
+    cluster: string;
   },
-): void {
+): ClusterHooks {
   const { sinks, logger, events, workerId, clock } = deps;
+  // The admin alone sends the autoscaling signals to CloudWatch (self: post_service:
+  // aws-cloudwatch): when elected, when they change (at most every 5 s), and once a minute
+  // (CloudWatch's standard resolution) so that a steady value keeps its alarms fed.
+  let signalTimer: NodeJS.Timeout | null = null;
+  let changeTimer: NodeJS.Timeout | null = null;
+  let lastSent = 0;
+  let admin = false;
+  const sendSignals = () => {
+    lastSent = clock.now();
+    sinks.clusterSignals(deps.cluster, etcd.scalingSignals(), lastSent);
+  };
+  etcd.on('signals', () => {
+    if (!admin || changeTimer) return;
+    const wait = Math.max(0, lastSent + CLUSTER_SIGNALS_MIN_GAP_MS - clock.now());
+    changeTimer = setTimeout(() => {
+      changeTimer = null;
+      if (admin) sendSignals();
+    }, wait);
+    changeTimer.unref();
+  });
   etcd.on('admin', (isAdmin) => {
+    admin = isAdmin;
+    if (signalTimer) clearInterval(signalTimer);
+    signalTimer = null;
+    if (isAdmin) {
+      sendSignals();
+      signalTimer = setInterval(sendSignals, CLUSTER_SIGNALS_INTERVAL_MS);
+      signalTimer.unref();
+    }
     logger.info(
       { admin: isAdmin },
       isAdmin ? 'this worker is now the admin' : 'this worker is no longer the admin',
@@ -284,19 +468,37 @@ function wireClusterEvents(
     events.publish('cluster', { partition: p.state });
   });
   etcd.on('scaling', (e) => {
-    const message = e.active
-      ? `scaling limit hit: ${e.waitingJobs} jobs waiting since ${new Date(e.since).toISOString()} with no worker to take them`
-      : 'scaling limit resolved: no jobs waiting';
-    if (e.active) logger.warn({ waiting: e.waitingJobs, since: e.since }, message);
+    const message = e.active ? scalingHitMessage(e) : 'scaling limit resolved: the cluster keeps up again';
+    if (e.active) logger.warn({ waiting: e.waitingJobs, stuck: e.stuckWorkers, since: e.since }, message);
     else logger.info({}, message);
     sinks.selfEvent({
       kind: e.active ? 'scaling_limit_hit' : 'scaling_limit_resolved',
       at: clock.now(),
       worker: workerId,
       message,
-      details: { waiting_jobs: e.waitingJobs, since: e.since },
+      details: { waiting_jobs: e.waitingJobs, stuck_workers: e.stuckWorkers.join(','), since: e.since },
     });
     events.publish('cluster', { scaling: e });
   });
   etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
+  etcd.on('writes', (w) => {
+    const message = w.refused
+      ? `etcd refuses the admin's writes (${w.cause}): config changes are not applied until it accepts them; checks go on. ${w.remedy}`
+      : 'etcd accepts the admin writes again; the pending config is applied';
+    if (w.refused) logger.error({ cause: w.cause, err: w.error }, message);
+    else logger.info({}, message);
+    sinks.selfEvent({
+      kind: w.refused ? 'etcd_write_refused' : 'etcd_write_ok',
+      at: clock.now(),
+      worker: workerId,
+      message,
+      details: { cause: w.cause, remedy: w.remedy },
+    });
+    events.publish('cluster', { etcdWrites: w });
+  });
+  return {
+    sinksConfigured: () => {
+      if (admin) sendSignals();
+    },
+  };
 }

@@ -147,6 +147,32 @@ export function createMetrics(opts: { defaultMetrics?: boolean; cluster?: boolea
       help: 'Jobs the live workers could still take (sum of capacity - owned; -1 = unbounded)',
       registers: c,
     }),
+    workersNeeded: new Gauge({
+      name: 'watcher_cluster_workers_needed',
+      help: 'Workers the cluster needs: ceil(demanded checks/s / mean serviceable rate per worker) (docs/CLUSTER.md)',
+      registers: c,
+    }),
+    checksSkipped: new Counter({
+      name: 'watcher_checks_skipped_total',
+      help: 'Scheduled slots not run, by reason (overlap: previous check still pending; behind: timer late; no_lease)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    coverage: new Gauge({
+      name: 'watcher_schedule_coverage_ratio',
+      help: 'Slots run / slots due over the last minute (1 = every slot run)',
+      registers: r,
+    }),
+    overloaded: new Gauge({
+      name: 'watcher_overloaded',
+      help: '1 while this worker is in an overload episode (jobs behind schedule, sustained)',
+      registers: r,
+    }),
+    checksPending: new Gauge({
+      name: 'watcher_checks_pending',
+      help: 'Checks handed to the check threads and not finished (at most one per owned endpoint)',
+      registers: r,
+    }),
     configErrors: new Counter({
       name: 'watcher_config_errors_total',
       help: 'Endpoint files found invalid, by file',
@@ -177,6 +203,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean; cluster?: boolea
       registers: c,
     }),
     isAdmin: new Gauge({ name: 'watcher_is_admin', help: '1 on the elected admin worker', registers: c }),
+    checksLocalErrors: new Counter({
+      name: 'watcher_checks_local_errors_total',
+      help: 'Checks the worker itself could not carry out (not a target failure), by code (EMFILE, ...)',
+      labelNames: ['code'] as const,
+      registers: r,
+    }),
+    resultsFileDropped: new Counter({
+      name: 'watcher_results_file_dropped_total',
+      help: 'Result lines not written to --results-file (write errors, buffer full)',
+      registers: r,
+    }),
+    etcdWriteErrors: new Counter({
+      name: 'watcher_etcd_write_errors_total',
+      help: 'etcd writes refused by etcd itself (e.g. NOSPACE), by cause',
+      labelNames: ['cause'] as const,
+      registers: c,
+    }),
   };
 }
 

@@ -13,5 +13,5 @@ export {
 } from './pool.js';
 export type { Probe, ProbeOutcome, ProbeSignal } from './probe.js';
 export { probeKindOf } from './probe.js';
-export { SHUTDOWN, THREAD_DIED } from './reasons.js';
+export { isLocalReason, LOCAL_PREFIX, localCodeOf, SHUTDOWN, THREAD_DIED } from './reasons.js';
 export { toCheckSpec } from './wire.js';

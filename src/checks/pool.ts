@@ -14,7 +14,7 @@ import type { CheckSpec } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
-import { SHUTDOWN, THREAD_DIED } from './reasons.js';
+import { RESULT_LOST, SHUTDOWN, THREAD_DIED } from './reasons.js';
 import { resolveThreadFile } from './thread-file.js';
 import {
   isResultMessage,
@@ -246,7 +246,7 @@ export class CheckPool {
         this.tasks.delete(id);
         if (drainTimer !== null) this.clock.clearTimeout(drainTimer);
         if (st.received < n) {
-          const reason = this.closing ? SHUTDOWN : taskError !== null ? THREAD_DIED : 'result lost';
+          const reason = this.closing ? SHUTDOWN : taskError !== null ? THREAD_DIED : RESULT_LOST;
           if (reason === THREAD_DIED) this.threadDeaths++;
           this.logger.warn(
             { checks: n - st.received, reason, err: errorText(taskError) },

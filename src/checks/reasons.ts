@@ -17,8 +17,37 @@ export const CONNECT_TIMEOUT = 'connect timeout';
 export const BODY_TOO_LARGE = 'body too large';
 export const TOO_MANY_REDIRECTS = 'too many redirects';
 export const CONNECTION_RESET = 'connection reset';
-export const THREAD_DIED = 'worker thread died';
-export const SHUTDOWN = 'shutdown';
+/**
+ * Reasons of checks the worker itself could not carry out start with `local: `. Such a result says
+ * nothing about the target: it never moves an alert state (engine), is not sent to result sinks and
+ * is counted in `watcher_checks_local_errors_total{code}`.
+ */
+export const LOCAL_PREFIX = 'local: ';
+export const THREAD_DIED = `${LOCAL_PREFIX}worker thread died`;
+export const SHUTDOWN = `${LOCAL_PREFIX}shutdown`;
+export const RESULT_LOST = `${LOCAL_PREFIX}result lost`;
+
+/**
+ * errno codes that mean this host ran out of something (descriptors, buffers, memory, ephemeral
+ * ports), not that the target failed.
+ */
+export const LOCAL_ERRNO: ReadonlySet<string> = new Set([
+  'EMFILE',
+  'ENFILE',
+  'ENOBUFS',
+  'ENOMEM',
+  'EADDRNOTAVAIL',
+]);
+
+/** True for a reason produced by a local fault (see LOCAL_PREFIX). */
+export function isLocalReason(reason: string | null | undefined): boolean {
+  return reason?.startsWith(LOCAL_PREFIX) === true;
+}
+
+/** The metric label of a local reason: the errno code, or the rest of the reason with `_` for spaces. */
+export function localCodeOf(reason: string): string {
+  return reason.slice(LOCAL_PREFIX.length).replace(/\s+/g, '_');
+}
 
 const TLS_CODE = /CERT|SSL|TLS|SIGNED|ISSUER|VERIFY|HOSTNAME_MISMATCH/;
 
@@ -45,6 +74,7 @@ export function reasonOf(err: unknown): string {
     code ??= typeof first.code === 'string' ? first.code : undefined;
     syscall ??= first.syscall;
   }
+  if (code !== undefined && LOCAL_ERRNO.has(code)) return `${LOCAL_PREFIX}${code}`;
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return CONNECT_TIMEOUT;

@@ -38,16 +38,46 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** Owned checks/s, and what it served while overloaded: `40` or `40 (served 33)`. */
+function rates(w: ClusterStatus['workers'][number]): string {
+  if (w.ownedRate === undefined) return '-';
+  const owned = String(Math.round(w.ownedRate * 10) / 10);
+  return w.servedRate === null || w.servedRate === undefined
+    ? owned
+    : `${owned} (served ${Math.round(w.servedRate)})`;
+}
+
 export function formatStatus(s: ClusterStatus, cluster: string): string {
   const jobs = s.jobsets.reduce((n, j) => n + j.jobs, 0);
   const out: string[] = [];
   out.push(
     `cluster ${cluster}: ${s.workers.length} workers, admin ${s.admin ?? '(none)'}, ${s.jobsets.length} jobsets, ${jobs} jobs, ${s.waiting} waiting`,
   );
+  if (s.etcdAlarms && s.etcdAlarms.length > 0) {
+    const names = [...new Set(s.etcdAlarms.map((a) => a.alarm))].join(', ');
+    out.push(
+      `etcd alarm ${names} on ${s.etcdAlarms.length} member(s): etcd refuses writes, config changes are not applied (docs/RUNBOOK.md "etcd_write_refused")`,
+    );
+    if (s.etcdAlarms.some((a) => a.alarm === 'Nospace' || a.alarm === 'NOSPACE'))
+      out.push('  fix: etcdctl compact <revision>; etcdctl defrag --cluster; etcdctl alarm disarm');
+  }
+  if (s.etcdWrites?.refused)
+    out.push(`etcd refuses admin writes (${s.etcdWrites.cause}): ${s.etcdWrites.remedy}`);
   out.push('');
   out.push(
     table([
-      ['WORKER', 'ADDRESS', 'JOBSETS', 'JOBS', 'CAPACITY', 'LAG_P99_MS', 'SHEDDING', 'VERSION'],
+      [
+        'WORKER',
+        'ADDRESS',
+        'JOBSETS',
+        'JOBS',
+        'CAPACITY',
+        'LAG_P99_MS',
+        'SHEDDING',
+        'OVERLOADED',
+        'CHECKS/S',
+        'VERSION',
+      ],
       ...s.workers.map((w) => [
         w.id + (w.id === s.admin ? ' (admin)' : ''),
         w.address,
@@ -56,6 +86,8 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
         w.capacity === null ? '-' : String(w.capacity),
         w.lagP99Ms === null ? '-' : String(Math.round(w.lagP99Ms)),
         w.shedding ? 'yes' : 'no',
+        w.overloaded ? 'yes' : 'no',
+        rates(w),
         w.version,
       ]),
     ]),

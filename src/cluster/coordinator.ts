@@ -23,12 +23,28 @@ export interface WorkerInfo {
   jobsets: number;
   lagP99Ms: number | null;
   shedding: boolean;
+  /** cluster: in an overload episode (docs/CLUSTER.md "Falling behind") */
+  overloaded?: boolean;
+  /** cluster: checks/s its jobs demand, and what it completed while overloaded (null = not measured) */
+  ownedRate?: number;
+  servedRate?: number | null;
 }
 
 export interface JobsetInfo {
   id: string;
   owner: string | null;
   jobs: number;
+}
+
+/** Whether etcd accepts the admin's writes (`refused` with cause and remedy while it does not). */
+export interface EtcdWriteState {
+  refused: boolean;
+  /** `nospace`, `too_large`, `too_many_requests`, `corrupt` */
+  cause: string | null;
+  remedy: string | null;
+  /** epoch ms the refusal started */
+  since: number | null;
+  error: string | null;
 }
 
 export interface ClusterStatus {
@@ -39,6 +55,10 @@ export interface ClusterStatus {
   workers: WorkerInfo[];
   jobsets: JobsetInfo[];
   waiting: number;
+  /** on the admin, while etcd refuses its writes */
+  etcdWrites?: EtcdWriteState;
+  /** active etcd alarms (`watcher status` asks etcd), e.g. NOSPACE */
+  etcdAlarms?: Array<{ member: string; alarm: string }>;
 }
 
 /**
@@ -54,8 +74,13 @@ export interface Coordinator {
   loadAlertStates(names: string[]): Promise<Map<string, AlertState>>;
   /** Persist a state change (cluster: one fenced write per change, never per check). Never throws. */
   saveAlertState(state: AlertState): void;
-  /** Per-job lag report from the engine (used for shedding). */
-  reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void;
+  /**
+   * Once a second from the engine: per-job lag (the smallest of its last 3 checks) and the checks
+   * completed since the previous report (cluster: shedding and the published serviceable rate).
+   */
+  reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void;
+  /** Local faults (EMFILE, ...) are most of this worker's results: take no more work (cluster). */
+  setLocallyDegraded?(degraded: boolean): void;
   /** true once config is loaded and (cluster) the lease is held */
   ready(): boolean;
   status(): ClusterStatus;

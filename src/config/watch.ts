@@ -66,6 +66,8 @@ export function watchDir(dir: string, opts: WatchOptions = {}): ConfigWatcher {
   let sigs = new Map<string, string>();
   let lastKey: string | null = null;
   let dirFailed = false;
+  /** some file could not be read (EMFILE, EACCES, EIO): every rescan reads again */
+  let readFailed = false;
   let fsw: FSWatcher | null = null;
   let debounce: TimerHandle | null = null;
   let firstEventAt = 0;
@@ -110,11 +112,14 @@ export function watchDir(dir: string, opts: WatchOptions = {}): ConfigWatcher {
     // Stat before reading: a write that lands during the read shows up as a changed signature.
     const newSigs = new Map<string, string>();
     for (const f of files) newSigs.set(f, await statSignature(f));
-    const entries = await readConfigFiles(files, opts, cache);
+    // An unreadable folder (EMFILE, EACCES, deleted, a network filesystem hiccup) says nothing
+    // about its files: the last good read stays, next to the folder's problem, until it reads again.
+    const entries = dirProblem ? [...cache.values()] : await readConfigFiles(files, opts, cache);
     if (closed) return;
     cache = new Map(entries.map((e) => [e.file, e]));
-    sigs = newSigs;
+    if (!dirProblem) sigs = newSigs;
     dirFailed = dirProblem !== null;
+    readFailed = entries.some((e) => e.checksum === '' && e.parsed.problems.some((p) => p.code === CFG.READ));
     ensureFsWatch();
     const key = `${dirProblem?.message ?? ''}\n${entries.map((e) => `${e.file}\u0000${e.checksum}`).join('\n')}`;
     const changed = key !== lastKey;
@@ -181,7 +186,7 @@ export function watchDir(dir: string, opts: WatchOptions = {}): ConfigWatcher {
     } catch {
       failed = true;
     }
-    let changed = failed !== dirFailed || files.length !== sigs.size;
+    let changed = failed !== dirFailed || readFailed || (!failed && files.length !== sigs.size);
     if (!changed) {
       for (const f of files) {
         if (sigs.get(f) !== (await statSignature(f))) {

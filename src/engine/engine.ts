@@ -4,13 +4,21 @@
  * from the Coordinator, results leave through the `ResultSink` callbacks.
  */
 import { AlertBook } from '../alerts/index.js';
+import { isLocalReason } from '../checks/reasons.js';
 import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
 import type { Health, StateChange } from '../model/alert.js';
-import type { Clock } from '../model/clock.js';
+import type { Clock, TimerHandle } from '../model/clock.js';
 import type { CheckSpec, Endpoint } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import { type DueCheck, LagTracker, Scheduler, typicalIntervalMs } from '../schedule/index.js';
+import {
+  DEFAULT_OVERLOAD_TUNING,
+  OverloadDetector,
+  type OverloadReading,
+  type OverloadTuning,
+} from './overload.js';
+import { SkipLedger, type SkipReason } from './skips.js';
 
 /** Runs batches of checks (the thread pool); reports each result as soon as it is known. */
 export interface CheckRunner {
@@ -27,6 +35,14 @@ export interface ResultOutputs {
   stateChange(c: StateChange, endpoint: Endpoint): void;
 }
 
+/** What the engine reports about its own health (metrics, self events, logs). */
+export interface EngineObserver {
+  /** slots not run, by reason (at most one pending check per endpoint; see skips.ts) */
+  skipped(reason: SkipReason, n: number): void;
+  /** once a second: the overload verdict and the share of due slots run over the last minute */
+  tick(reading: OverloadReading, coverage: number): void;
+}
+
 export interface EndpointStatus {
   name: string;
   file: string;
@@ -35,6 +51,8 @@ export interface EndpointStatus {
   suppressed: boolean;
   since: number;
   next_due: number | null;
+  /** slots of this endpoint not run while owned here (overlap, behind, no lease) */
+  skipped_slots: number;
   last: CheckResult | null;
 }
 
@@ -43,6 +61,7 @@ interface Job {
   intervalMs: number;
   last: CheckResult | null;
   suppressed: boolean;
+  skipped: number;
 }
 
 export class Engine {
@@ -56,10 +75,18 @@ export class Engine {
   private parentTimer: NodeJS.Timeout | null = null;
   readonly lag = new LagTracker();
   private inflight = new Set<Promise<void>>();
+  /**
+   * Jobs with a check handed to the runner and not reported yet, with the slot it serves. A slot
+   * that falls due meanwhile is skipped (never queued), so pending work is bounded by the owned
+   * jobs whatever the overload, and the slot that does run is at most about one interval late.
+   */
+  private readonly pending = new Map<string, number>();
+  readonly skips = new SkipLedger();
+  private readonly overload: OverloadDetector;
+  private lastReading: OverloadReading | null = null;
+  private completedSinceTick = 0;
   private stopping = false;
-  private lagTimer: NodeJS.Timeout | null = null;
-  /** checks not started because the coordinator said this worker may not run them (lease lost, paused) */
-  skippedNotOwned = 0;
+  private tickTimer: TimerHandle | null = null;
   /**
    * Latest slot handed on by the scheduler. One timer turn hands on every due slot at or before its
    * own time, so every slot of an owned job at or before this was dispatched and every later one was
@@ -77,24 +104,27 @@ export class Engine {
       };
       outputs: ResultOutputs;
       logger: Logger;
+      observer?: EngineObserver;
+      overloadTuning?: OverloadTuning;
       maxBatch?: number;
+      /** the wall clock stepped by this much (the schedule was re-planned) */
+      onClockStep?: (stepMs: number) => void;
     },
   ) {
+    this.overload = new OverloadDetector(deps.overloadTuning ?? DEFAULT_OVERLOAD_TUNING);
     this.scheduler = new Scheduler({
       clock: deps.clock,
       onDue: (batch) => this.dispatch(batch),
       maxBatch: deps.maxBatch ?? 256,
       logger: deps.logger,
+      onClockStep: deps.onClockStep,
     });
   }
 
   start(): void {
     this.deps.coordinator.setDispatchHorizon?.(() => this.dispatchedThrough);
     this.deps.coordinator.onOwnedChange((owned) => this.setOwned(owned));
-    if (this.deps.coordinator.reportLag) {
-      this.lagTimer = setInterval(() => this.reportLag(), 1000);
-      this.lagTimer.unref();
-    }
+    this.armTick();
     if (this.deps.coordinator.mode !== 'standalone') {
       // Parents owned elsewhere: their state lives in etcd (written on changes only); a read of a
       // few keys every 2 s keeps suppression right across workers without any per-check traffic.
@@ -115,6 +145,7 @@ export class Engine {
         intervalMs: typicalIntervalMs(o.endpoint.schedule, this.deps.clock.now()),
         last: prev?.last ?? null,
         suppressed: prev?.suppressed ?? false,
+        skipped: prev?.skipped ?? 0,
       });
       this.alerts.configure(name, { policy: o.endpoint.alert, dependsOn: o.endpoint.dependsOn });
       if (!prev) added.push(name);
@@ -148,29 +179,57 @@ export class Engine {
   private dispatch(batch: DueCheck[]): void {
     if (this.stopping) return;
     for (const d of batch) if (d.scheduledAt > this.dispatchedThrough) this.dispatchedThrough = d.scheduledAt;
+    const now = this.deps.clock.monotonic(); // coverage buckets: a wall step must not shift them
     if (this.deps.coordinator.mayRun && !this.deps.coordinator.mayRun()) {
-      this.skippedNotOwned += batch.length;
+      for (const d of batch) {
+        const job = this.jobs.get(d.id);
+        if (job) this.skip(job, 'no_lease', 1 + d.passed, now);
+      }
       return;
     }
     const work: Array<{ spec: CheckSpec; scheduledAt: number }> = [];
     for (const d of batch) {
       const job = this.jobs.get(d.id);
-      if (job) work.push({ spec: job.endpoint, scheduledAt: d.scheduledAt });
+      if (!job) continue;
+      if (d.passed > 0) this.skip(job, 'behind', d.passed, now);
+      if (this.pending.has(d.id)) {
+        this.skip(job, 'overlap', 1, now);
+        continue;
+      }
+      this.pending.set(d.id, d.scheduledAt);
+      work.push({ spec: job.endpoint, scheduledAt: d.scheduledAt });
     }
     if (work.length === 0) return;
+    this.skips.ran(work.length, now);
     const p = this.deps.runner
       .run(work, (r) => this.onResult(r))
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'check batch failed'));
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'check batch failed'))
+      .finally(() => {
+        // a runner reports every check; this only guards against one that lost a result
+        for (const w of work)
+          if (this.pending.get(w.spec.id) === w.scheduledAt) this.pending.delete(w.spec.id);
+      });
     this.inflight.add(p);
     p.finally(() => this.inflight.delete(p));
   }
 
+  private skip(job: Job, reason: SkipReason, n: number, now: number): void {
+    job.skipped += n;
+    this.skips.skipped(reason, n, now);
+    this.deps.observer?.skipped(reason, n);
+  }
+
   private onResult(r: CheckResult): void {
+    if (this.pending.get(r.endpoint) === r.scheduled_at) this.pending.delete(r.endpoint);
+    this.completedSinceTick++;
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
     job.last = r;
-    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, r.started_at);
+    // Lag windows age on the monotonic clock: a wall-clock step neither empties nor freezes them.
+    this.lag.record(r.endpoint, r.started_at - r.scheduled_at, this.deps.clock.monotonic());
     this.deps.outputs.result(r, job.endpoint);
+    // A check this worker could not carry out (`local: EMFILE`, ...) says nothing about the target.
+    if (isLocalReason(r.error)) return;
     const change = this.alerts.apply(r);
     if (change) {
       job.suppressed = change.suppressed;
@@ -200,15 +259,54 @@ export class Engine {
     );
   }
 
-  private reportLag(): void {
-    const now = this.deps.clock.now();
+  private armTick(): void {
+    this.tickTimer = this.deps.clock.setTimeout(() => {
+      this.tickTimer = null;
+      if (this.stopping) return;
+      this.tick();
+      this.armTick();
+    }, 1000);
+  }
+
+  /**
+   * Once a second: each job's lag (the smallest of its last 3 checks, so one late check never
+   * counts) feeds the overload verdict, the coordinator (cluster: shedding) and the observer.
+   */
+  tick(): void {
+    const now = this.deps.clock.monotonic();
     const stats = new Map<string, { lagMs: number; intervalMs: number }>();
     for (const [name, job] of this.jobs) {
-      const recent = this.lag.recent(name, now);
-      if (recent.length === 0) continue;
-      stats.set(name, { lagMs: Math.min(...recent.slice(-3)), intervalMs: job.intervalMs });
+      const lagMs = this.lag.minOfLast(name, 3, now);
+      if (lagMs !== undefined) stats.set(name, { lagMs, intervalMs: job.intervalMs });
     }
-    this.deps.coordinator.reportLag?.(stats);
+    const completed = this.completedSinceTick;
+    this.completedSinceTick = 0;
+    const reading = this.overload.update(stats, now, completed);
+    this.lastReading = reading;
+    this.deps.coordinator.reportLag?.(stats, completed);
+    this.deps.observer?.tick(reading, this.skips.coverage(now));
+  }
+
+  /** Slots run / slots due over the last minute (1 when nothing was due). */
+  coverage(): number {
+    return this.skips.coverage(this.deps.clock.monotonic());
+  }
+
+  /** When the current overload episode began, as wall time (null outside an episode). */
+  overloadedSince(): number | null {
+    const since = this.lastReading?.since;
+    if (since === null || since === undefined) return null;
+    return Math.round(this.deps.clock.now() - (this.deps.clock.monotonic() - since));
+  }
+
+  /** The latest overload verdict (null before the first second). */
+  overloadReading(): OverloadReading | null {
+    return this.lastReading;
+  }
+
+  /** Checks handed to the runner and not reported yet (at most one per owned job). */
+  pendingChecks(): number {
+    return this.pending.size;
   }
 
   status(): EndpointStatus[] {
@@ -225,6 +323,7 @@ export class Engine {
         suppressed: job.suppressed,
         since: st?.since ?? 0,
         next_due: this.scheduler.nextDueOf(name) ?? null,
+        skipped_slots: job.skipped,
         last: job.last,
       });
     }
@@ -236,10 +335,9 @@ export class Engine {
   }
 
   lagP99(): number | null {
-    return this.lag.p99(this.deps.clock.now());
+    return this.lag.p99(this.deps.clock.monotonic());
   }
 
-  /** Stop scheduling; wait (bounded) for in-flight checks so their results are delivered. */
   /**
    * Stop handing on new checks. In-flight checks go on and their results are still delivered;
    * the owned set is frozen so that a release by the coordinator does not drop those results.
@@ -247,7 +345,8 @@ export class Engine {
   stopScheduling(): void {
     this.stopping = true;
     this.scheduler.stop();
-    if (this.lagTimer) clearInterval(this.lagTimer);
+    if (this.tickTimer) this.deps.clock.clearTimeout(this.tickTimer);
+    this.tickTimer = null;
     if (this.parentTimer) clearInterval(this.parentTimer);
   }
 

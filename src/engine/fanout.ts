@@ -1,3 +1,4 @@
+import { isLocalReason, localCodeOf } from '../checks/reasons.js';
 import type { Metrics } from '../metrics.js';
 import type { StateChange } from '../model/alert.js';
 import type { Endpoint } from '../model/endpoint.js';
@@ -14,10 +15,19 @@ export function createFanout(deps: {
   sinks: { result(r: CheckResult): void; stateChange(c: StateChange): void };
   events: EventStream;
   logger: Logger;
+  localFaults?: { observe(r: CheckResult): void };
 }): ResultOutputs {
   const { metrics, resultsFile, sinks, events, logger } = deps;
   return {
     result(r: CheckResult, _endpoint: Endpoint) {
+      deps.localFaults?.observe(r);
+      if (isLocalReason(r.error)) {
+        // Not a datapoint about the target: kept in the audit trail and the live view, never sent.
+        metrics.checksLocalErrors.inc({ code: localCodeOf(r.error as string) });
+        resultsFile?.write(r);
+        events.publish('result', r);
+        return;
+      }
       metrics.checksTotal.inc({ endpoint: r.endpoint, result: r.ok ? 'success' : 'failure' });
       metrics.checkDuration.observe(r.duration_ms / 1000);
       metrics.scheduleLag.observe(Math.max(0, r.started_at - r.scheduled_at) / 1000);

@@ -1,6 +1,7 @@
 /**
  * Lag bookkeeping (lag = started_at - scheduled_at, measured where the check starts). Pure and
- * clock-driven: every time comes in as an argument.
+ * clock-driven: every time comes in as an argument. The engine passes monotonic times (ms), so a
+ * wall-clock step neither empties nor freezes the windows; any ms timeline works.
  *
  * Window: per job, the last `perJob` samples (default 16) not older than `maxAgeMs` (default
  * 10 min) at the time asked. A count window (not only a time window) so that slow schedules
@@ -29,7 +30,7 @@ export function lagThresholdMs(intervalMs: number): number {
 /** A ring of (lag, at) samples in shared typed arrays: positions [base, base + capacity). */
 interface Ring {
   lag: Float32Array;
-  /** epoch seconds: ages are judged against a window of minutes */
+  /** seconds on the caller's timeline (the engine: monotonic): ages are judged against a window of minutes */
   at: Uint32Array;
   base: number;
   capacity: number;
@@ -103,7 +104,7 @@ export class LagTracker {
     return lagThresholdMs(intervalMs);
   }
 
-  /** Record the lag of one check of job `id` that started at `at` (epoch ms). */
+  /** Record the lag of one check of job `id` observed at `at` (ms). */
   record(id: string, lagMs: number, at: number): void {
     let ring = this.jobs.get(id);
     if (!ring) {
@@ -118,6 +119,28 @@ export class LagTracker {
   recent(id: string, now: number): number[] {
     const ring = this.jobs.get(id);
     return ring ? samples(this.fresh(ring), now - this.maxAgeMs) : [];
+  }
+
+  /**
+   * Smallest of the job's last `k` lags in its window (undefined without any): the engine's
+   * once-a-second view of every job, so it allocates nothing.
+   */
+  minOfLast(id: string, k: number, now: number): number | undefined {
+    const ring = this.jobs.get(id);
+    if (!ring || ring.n === 0) return undefined;
+    const r = this.fresh(ring);
+    const notBeforeSec = Math.floor((now - this.maxAgeMs) / 1000);
+    const count = Math.min(r.n, r.capacity);
+    let min: number | undefined;
+    let seen = 0;
+    for (let j = r.n - 1; j >= r.n - count && seen < k; j--) {
+      const i = r.base + (j % r.capacity);
+      if (r.at[i]! < notBeforeSec) break;
+      const v = r.lag[i]!;
+      if (min === undefined || v < min) min = v;
+      seen++;
+    }
+    return min;
   }
 
   /** Most recent lag of the job, or undefined. */

@@ -17,6 +17,13 @@
  *   never after the moment the job is handed on.
  * - A job whose schedule cannot produce slots (bad cron, bad timezone) is logged and not scheduled;
  *   `stats().invalid` counts them. It does not affect the other jobs.
+ * - Clocks: timers wait on the monotonic clock; the wall clock only names slots. A wall-clock step
+ *   (the two readings drift apart by more than STEP_TOLERANCE_MS) is noticed at the next wake-up
+ *   (the timer never sleeps longer than STEP_WATCH_MS), and re-plans every job at once for the new
+ *   wall time: back, a job that was due fires now for its latest slot by the new wall time and
+ *   one waiting for a slot now far ahead takes the next slot after the new now; forward, a job
+ *   whose slot was passed over fires once for its latest slot (the falling-behind rule). Either
+ *   way at most one catch-up per job. `onClockStep` hears of each step; `stats().clockSteps` counts them.
  */
 import type { Clock, TimerHandle } from '../model/clock.js';
 import type { Schedule } from '../model/endpoint.js';
@@ -28,6 +35,8 @@ import { latestDue, nextDue, slotsBetween } from './slots.js';
 export interface DueCheck {
   id: string;
   scheduledAt: number;
+  /** earlier slots of this job passed over because the timer fired late (0 normally) */
+  passed: number;
 }
 
 /** A job as the scheduler sees it (an Endpoint or OwnedJob maps onto this). */
@@ -55,6 +64,8 @@ export interface SchedulerOptions {
    */
   coalesceMs?: number;
   logger?: Logger;
+  /** a wall-clock step was noticed and the schedule re-planned; `stepMs` < 0 = back */
+  onClockStep?: (stepMs: number) => void;
 }
 
 export interface SchedulerStats {
@@ -72,6 +83,8 @@ export interface SchedulerStats {
   timerFirings: number;
   /** jobs not scheduled because their schedule is invalid */
   invalid: number;
+  /** wall-clock steps noticed (each re-planned the schedule) */
+  clockSteps: number;
 }
 
 interface Entry {
@@ -84,10 +97,12 @@ interface Entry {
   catchUp: boolean;
 }
 
-/** setTimeout's delay is a signed 32-bit int; longer waits re-arm on wake-up. */
-const MAX_DELAY_MS = 2 ** 31 - 1;
 /** Stale heap nodes allowed beyond the live ones before the heap is rebuilt. */
 const STALE_SLACK = 1024;
+/** Drift between wall and monotonic time that counts as a step (NTP slewing moves < 1 ms/s). */
+export const STEP_TOLERANCE_MS = 250;
+/** Longest time a step goes unnoticed while no job is due. */
+export const STEP_WATCH_MS = 1000;
 
 export class Scheduler {
   private readonly clock: Clock;
@@ -102,7 +117,10 @@ export class Scheduler {
   private timer: TimerHandle | null = null;
   private armedAt = Number.POSITIVE_INFINITY;
   private stopped = false;
-  private readonly counters = { fired: 0, skippedSlots: 0, catchUps: 0, timerFirings: 0 };
+  private readonly counters = { fired: 0, skippedSlots: 0, catchUps: 0, timerFirings: 0, clockSteps: 0 };
+  /** wall − monotonic when last looked at: a change beyond STEP_TOLERANCE_MS is a wall-clock step */
+  private wallOffset: number;
+  private readonly onClockStep: ((stepMs: number) => void) | undefined;
   private invalidIds = new Set<string>();
 
   constructor(opts: SchedulerOptions) {
@@ -111,6 +129,8 @@ export class Scheduler {
     this.maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 256));
     this.coalesceMs = Math.max(0, opts.coalesceMs ?? 0);
     this.log = opts.logger ?? silentLogger;
+    this.onClockStep = opts.onClockStep;
+    this.wallOffset = this.clock.now() - this.clock.monotonic();
   }
 
   /** Number of scheduled jobs. */
@@ -134,6 +154,7 @@ export class Scheduler {
 
   /** Replace the job set (see the module comment for what is kept, recomputed and dropped). */
   set(jobs: Iterable<ScheduledJob>): void {
+    this.noticeStep();
     const now = this.clock.now();
     const old = this.entries;
     const next = new Map<string, Entry>();
@@ -191,11 +212,52 @@ export class Scheduler {
     this.disarm();
   }
 
+  /**
+   * Compares the wall clock with the monotonic one; on a step, re-plans every job for the new wall
+   * time (see the module comment) and re-arms. Returns whether there was a step.
+   */
+  private noticeStep(): boolean {
+    const offset = this.clock.now() - this.clock.monotonic();
+    const step = offset - this.wallOffset;
+    this.wallOffset = offset;
+    if (Math.abs(step) <= STEP_TOLERANCE_MS) return false;
+    this.counters.clockSteps++;
+    const now = this.clock.now();
+    this.lastWake = Number.NEGATIVE_INFINITY;
+    let replanned = 0;
+    const before = now - step;
+    for (const e of this.entries.values()) {
+      let next: number;
+      try {
+        // Due by the old reading: it fires now, for its latest slot by the new one (the one
+        // catch-up). Not yet due: its next slot by the new reading.
+        next = e.nextAt <= before ? latestDue(e.schedule, now, e.id) : nextDue(e.schedule, now, e.id);
+      } catch {
+        continue; // handled (dropped) at its next turn
+      }
+      if (e.nextAt <= next) continue; // forward step: a passed-over slot fires once at this turn
+      e.nextAt = next;
+      e.gen = ++this.genSeq;
+      this.heap.push({ at: next, id: e.id, gen: e.gen });
+      replanned++;
+    }
+    if (this.heap.size > 2 * this.entries.size + STALE_SLACK) this.compact();
+    this.log.warn({ stepMs: Math.round(step), replanned }, 'wall clock stepped; schedule re-planned');
+    this.disarm();
+    try {
+      this.onClockStep?.(Math.round(step));
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'onClockStep failed');
+    }
+    return true;
+  }
+
   private onTimer(): void {
     this.timer = null;
     this.armedAt = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
     this.counters.timerFirings++;
+    this.noticeStep();
     const now = this.clock.now();
     this.lastWake = now;
     const due: DueCheck[] = [];
@@ -207,11 +269,13 @@ export class Scheduler {
       if (!e || e.gen !== top.gen) continue;
       let slot = e.nextAt;
       let after: number;
+      let passed = 0;
       try {
         after = nextDue(e.schedule, slot, e.id);
         if (after <= now) {
           const latest = latestDue(e.schedule, now, e.id);
-          this.counters.skippedSlots += slotsBetween(e.schedule, slot, latest, e.id);
+          passed = slotsBetween(e.schedule, slot, latest, e.id);
+          this.counters.skippedSlots += passed;
           slot = latest;
           after = nextDue(e.schedule, latest, e.id);
         }
@@ -225,7 +289,7 @@ export class Scheduler {
         this.counters.catchUps++;
         e.catchUp = false;
       }
-      due.push({ id: e.id, scheduledAt: slot });
+      due.push({ id: e.id, scheduledAt: slot, passed });
       e.nextAt = after;
       e.gen = ++this.genSeq;
       this.heap.push({ at: after, id: e.id, gen: e.gen });
@@ -258,7 +322,8 @@ export class Scheduler {
     if (this.timer !== null && this.armedAt === at) return;
     this.disarm();
     this.armedAt = at;
-    const delay = Math.min(MAX_DELAY_MS, Math.max(0, at - this.clock.now()));
+    // Never sleeps longer than STEP_WATCH_MS: the wake-up is also where a wall-clock step is noticed.
+    const delay = Math.min(STEP_WATCH_MS, Math.max(0, at - this.clock.now()));
     this.timer = this.clock.setTimeout(() => this.onTimer(), delay);
   }
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 
-export type StreamEventType = 'result' | 'state' | 'ownership' | 'config' | 'cluster';
+export type StreamEventType = 'result' | 'state' | 'ownership' | 'config' | 'cluster' | 'overload' | 'worker';
 
 /**
  * Fan-out of live events to Server-Sent-Events clients. A slow client never slows the engine:

@@ -19,6 +19,30 @@ export interface CloudWatchMetricItem {
   success: 0 | 1;
   latencyMs: number;
   highResolution: boolean;
+  /** instead of Success/Latency: named values (the admin's cluster signals) */
+  values?: Array<{ name: string; unit: StandardUnit; value: number }>;
+}
+
+/** The admin's autoscaling signals as CloudWatch metrics, dimension `Cluster` (docs/CLUSTER.md). */
+export function clusterMetricItem(
+  cluster: string,
+  signals: { jobsWaiting: number; spareCapacity: number; workersNeeded: number },
+  at: number,
+  aws: AwsOptions | null,
+): CloudWatchMetricItem {
+  return {
+    namespace: aws?.namespace || DEFAULT_NAMESPACE,
+    dimensions: [{ Name: 'Cluster', Value: cluster.slice(0, 1024) }],
+    timestamp: at,
+    success: 1,
+    latencyMs: 0,
+    highResolution: false,
+    values: [
+      { name: 'JobsWaiting', unit: 'Count', value: signals.jobsWaiting },
+      { name: 'SpareCapacity', unit: 'Count', value: signals.spareCapacity },
+      { name: 'WorkersNeeded', unit: 'Count', value: signals.workersNeeded },
+    ],
+  };
 }
 
 export const DEFAULT_NAMESPACE = 'Watcher';
@@ -64,7 +88,7 @@ export function metricItemFor(
 }
 
 interface Aggregate {
-  name: 'Success' | 'Latency';
+  name: string;
   unit: StandardUnit;
   dimensions: Dimension[];
   timestamp: number;
@@ -95,10 +119,13 @@ export function buildMetricRequests(batch: CloudWatchMetricItem[]): Request[] {
     const bucketMs = it.highResolution ? 1000 : 60_000;
     const ts = Math.floor(it.timestamp / bucketMs) * bucketMs;
     const dimKey = it.dimensions.map((d) => `${d.Name}=${d.Value}`).join('\u0001');
-    for (const [name, unit, value] of [
-      ['Success', 'Count', it.success],
-      ['Latency', 'Milliseconds', it.latencyMs],
-    ] as const) {
+    const points: Array<readonly [string, StandardUnit, number]> = it.values
+      ? it.values.map((v) => [v.name, v.unit, v.value] as const)
+      : [
+          ['Success', 'Count', it.success],
+          ['Latency', 'Milliseconds', it.latencyMs],
+        ];
+    for (const [name, unit, value] of points) {
       const key = `${name}\u0000${dimKey}\u0000${ts}\u0000${it.highResolution ? 1 : 60}`;
       let a = aggs.get(key);
       if (!a) {

@@ -104,6 +104,13 @@ const SELF_ALERT_TYPES: Record<SelfEventKind, DatadogAlertType> = {
   scaling_limit_hit: 'error',
   scaling_limit_resolved: 'success',
   sink_dropping: 'warning',
+  worker_degraded: 'error',
+  worker_recovered: 'success',
+  results_file_failing: 'error',
+  results_file_ok: 'success',
+  etcd_write_refused: 'error',
+  etcd_write_ok: 'success',
+  clock_step: 'warning',
 };
 
 /** Pairs (error/fixed, high/ok, hit/resolved) share an aggregation key so Datadog groups them. */
@@ -121,6 +128,15 @@ export function selfAggregationKey(e: SelfEvent): string {
     case 'worker_started':
     case 'worker_stopped':
       return `watcher:worker:${e.worker}`;
+    case 'worker_degraded':
+    case 'worker_recovered':
+      return `watcher:degraded:${e.worker}`;
+    case 'results_file_failing':
+    case 'results_file_ok':
+      return `watcher:results_file:${e.worker}`;
+    case 'etcd_write_refused':
+    case 'etcd_write_ok':
+      return 'watcher:etcd_writes';
     default:
       return `watcher:${e.kind}`;
   }

@@ -9,7 +9,14 @@ import type { BackoffPolicy } from './backoff.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http.js';
 import { DEFAULT_OUTBOX_OPTIONS, Outbox, type OutboxOptions } from './outbox.js';
 import { redactingLogger, SecretSet } from './redact.js';
-import { type EndpointRoute, type RouteContext, routeEndpoint, routeSelf } from './routes.js';
+import {
+  type ClusterSignals,
+  type EndpointRoute,
+  type RouteContext,
+  routeEndpoint,
+  routeSelf,
+  routeSelfMetrics,
+} from './routes.js';
 import { isAlertWorthy } from './template-values.js';
 import type { SelfEvent, Sink, SinkStats } from './types.js';
 
@@ -45,6 +52,8 @@ export interface SinkHub {
   stateChange(c: StateChange): void;
   /** reported to the sinks configured under `self` */
   selfEvent(e: SelfEvent): void;
+  /** the admin's autoscaling signals to the `self` CloudWatch destinations */
+  clusterSignals(cluster: string, signals: ClusterSignals, at: number): void;
   stats(): SinkStats[];
   /** flush on graceful stop, bounded by graceMs; what is left is counted as dropped */
   close(graceMs: number): Promise<void>;
@@ -68,6 +77,7 @@ class Hub implements SinkHub {
   private readonly labels = new Map<string, string>();
   private routes = new Map<string, EndpointRoute>();
   private selfRoutes: Array<(e: SelfEvent) => void> = [];
+  private signalRoutes: Array<(cluster: string, s: ClusterSignals, at: number) => void> = [];
   private readonly alarmsPut = new Set<string>();
   private readonly lastDroppingEvent = new Map<string, number>();
   private lastErrorLog = Number.NEGATIVE_INFINITY;
@@ -110,15 +120,18 @@ class Hub implements SinkHub {
       }
       const seen = new Set<string>();
       const selfRoutes: Array<(e: SelfEvent) => void> = [];
+      const signalRoutes: Array<(cluster: string, s: ClusterSignals, at: number) => void> = [];
       for (const t of self) {
         try {
           selfRoutes.push(...routeSelf(t, ctx, seen));
+          signalRoutes.push(...routeSelfMetrics(t, ctx, seen));
         } catch (err) {
           this.log.error({ file: t.file, err: errText(err) }, 'cannot route self events');
         }
       }
       this.routes = routes;
       this.selfRoutes = selfRoutes;
+      this.signalRoutes = signalRoutes;
       // retire destinations no endpoint uses any more, once they have delivered what they hold
       for (const [key, ob] of this.outboxes) {
         if (used.has(key) || !ob.isIdle()) continue;
@@ -149,6 +162,12 @@ class Hub implements SinkHub {
     this.guard(() => {
       this.log.debug({ kind: e.kind, worker: e.worker }, 'self event');
       for (const fn of this.selfRoutes) this.guard(() => fn(e));
+    });
+  }
+
+  clusterSignals(cluster: string, signals: ClusterSignals, at: number): void {
+    this.guard(() => {
+      for (const fn of this.signalRoutes) this.guard(() => fn(cluster, signals, at));
     });
   }
 

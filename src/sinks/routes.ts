@@ -4,7 +4,12 @@ import type { DatadogOptions, Endpoint, SelfTargets, SinkTargets } from '../mode
 import type { CheckResult } from '../model/result.js';
 import { type AwsClients, awsTargetKey, resolveAwsTarget } from './aws-clients.js';
 import { alarmInputFor, CloudWatchAlarmsSink } from './cloudwatch-alarms.js';
-import { CloudWatchMetricsSink, metricItemFor } from './cloudwatch-metrics.js';
+import {
+  type CloudWatchMetricItem,
+  CloudWatchMetricsSink,
+  clusterMetricItem,
+  metricItemFor,
+} from './cloudwatch-metrics.js';
 import { DatadogEventsSink, datadogEventForChange, datadogEventForSelf } from './datadog-events.js';
 import { DatadogSeriesSink, seriesItemFor } from './datadog-series.js';
 import { DatadogServiceChecksSink, endpointTags, serviceCheckFor } from './datadog-service-checks.js';
@@ -214,4 +219,34 @@ export function routeSelf(
     );
   }
   return out;
+}
+
+/** Cluster signals of the admin, for a `self` block with `post_service: aws-cloudwatch` (one route per destination). */
+export function routeSelfMetrics(
+  t: SelfTargets,
+  ctx: RouteContext,
+  seen: Set<string>,
+): Array<(cluster: string, signals: ClusterSignals, at: number) => void> {
+  const s = t.sinks;
+  if (s.postService !== 'aws-cloudwatch') return [];
+  const target = resolveAwsTarget(s.aws, ctx.env);
+  const tk = awsTargetKey(target);
+  const key = destinationKey('cw-cluster', tk, JSON.stringify(s.aws?.namespace ?? null));
+  if (seen.has(key)) return [];
+  seen.add(key);
+  const metrics = ctx.outbox(
+    destinationKey('cw-metrics', tk),
+    `cloudwatch:${target.region}`,
+    (name) => new CloudWatchMetricsSink(name, ctx.clients, target),
+  );
+  return [
+    (cluster, signals, at) =>
+      push(metrics, clusterMetricItem(cluster, signals, at, s.aws) as CloudWatchMetricItem, 'result'),
+  ];
+}
+
+export interface ClusterSignals {
+  jobsWaiting: number;
+  spareCapacity: number;
+  workersNeeded: number;
 }

@@ -47,7 +47,14 @@ export type SelfEventKind =
   | 'lag_ok'
   | 'scaling_limit_hit'
   | 'scaling_limit_resolved'
-  | 'sink_dropping';
+  | 'sink_dropping'
+  | 'worker_degraded'
+  | 'worker_recovered'
+  | 'results_file_failing'
+  | 'results_file_ok'
+  | 'etcd_write_refused'
+  | 'etcd_write_ok'
+  | 'clock_step';
 
 export interface SelfEvent {
   kind: SelfEventKind;

@@ -130,8 +130,8 @@ describe('CheckPool', () => {
     const results = await pool.runAll(batch);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(results.map((r) => [r.endpoint, r.error])).toEqual([
-      ['killer', 'worker thread died'],
-      ['victim', 'worker thread died'],
+      ['killer', 'local: worker thread died'],
+      ['victim', 'local: worker thread died'],
       ['done-before', null],
     ]);
     expect(pool.stats().threadDeaths).toBe(1);
@@ -153,7 +153,7 @@ describe('CheckPool', () => {
         }),
       ),
     ]);
-    expect(results[0]).toMatchObject({ endpoint: 'thrower', ok: false, error: 'worker thread died' });
+    expect(results[0]).toMatchObject({ endpoint: 'thrower', ok: false, error: 'local: worker thread died' });
     expect((await pool.runAll([item(spec(`${target.url}/ok`))]))[0]!.ok).toBe(true);
   });
 
@@ -184,10 +184,10 @@ describe('CheckPool', () => {
     const results = await done;
     expect(results.map((r) => [r.endpoint, r.ok, r.error])).toEqual([
       ['quick', true, null],
-      ['stuck', false, 'shutdown'],
+      ['stuck', false, 'local: shutdown'],
     ]);
     const after = await pool.runAll([item(spec(`${target.url}/ok`, { id: 'late' }))]);
-    expect(after[0]).toMatchObject({ endpoint: 'late', ok: false, error: 'shutdown' });
+    expect(after[0]).toMatchObject({ endpoint: 'late', ok: false, error: 'local: shutdown' });
     expect(pool.stats()).toMatchObject({ closed: true, inFlight: 0 });
   });
 

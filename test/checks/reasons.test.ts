@@ -31,6 +31,13 @@ describe('reasonOf', () => {
       'connect ECONNREFUSED',
     ],
     [err({ code: 'EWHATEVER' }), 'error EWHATEVER'],
+    [err({ code: 'EMFILE', syscall: 'connect' }), 'local: EMFILE'],
+    [err({ code: 'ENFILE', syscall: 'connect' }), 'local: ENFILE'],
+    [err({ code: 'ENOBUFS', syscall: 'write' }), 'local: ENOBUFS'],
+    [err({ code: 'ENOMEM' }), 'local: ENOMEM'],
+    [err({ code: 'EADDRNOTAVAIL', syscall: 'connect' }), 'local: EADDRNOTAVAIL'],
+    [err({ code: 'EMFILE', syscall: 'getaddrinfo' }), 'local: EMFILE'],
+    [Object.assign(new AggregateError([err({ code: 'EMFILE', syscall: 'connect' })]), {}), 'local: EMFILE'],
     ['a string', 'error'],
   ])('%s -> %s', (e, want) => {
     expect(reasonOf(e)).toBe(want);

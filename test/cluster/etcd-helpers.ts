@@ -68,6 +68,9 @@ export class PausableClock implements Clock {
   now(): number {
     return Date.now();
   }
+  monotonic(): number {
+    return performance.now();
+  }
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const wrapped = { cancelled: false };
     const t = setTimeout(() => {

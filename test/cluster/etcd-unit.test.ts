@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EtcdRpc } from '../../src/cluster/etcd/client.js';
+import { writeRefusalOf } from '../../src/cluster/etcd/errors.js';
 import { Keys } from '../../src/cluster/etcd/keys.js';
 import {
   type CurrentJobset,
@@ -255,6 +256,26 @@ describe('session deadline', () => {
     expect(s.valid()).toBe(false);
   });
 
+  it('a wall-clock step back never makes the lease look valid longer (deadlines are monotonic)', async () => {
+    const clock = new FakeClock(1_000_000);
+    const s = await Session.grant(fakeRpc(clock, { ttl: 5 }), {
+      ttlSec: 5,
+      clock,
+      logger: silentLogger,
+      marginMs: 500,
+    });
+    clock.advance(4000);
+    clock.stepWall(-3600_000);
+    expect(s.valid()).toBe(true);
+    clock.advance(500);
+    expect(s.valid()).toBe(false);
+    clock.stepWall(7200_000);
+    const s2 = await Session.grant(fakeRpc(clock, { ttl: 5 }), { ttlSec: 5, clock, logger: silentLogger });
+    clock.stepWall(3600_000);
+    // a step forward does not end a lease early either
+    expect(s2.valid()).toBe(true);
+  });
+
   it('fires onExpired when the deadline passes without renewal, and "lost" when etcd says TTL 0', async () => {
     const clock = new FakeClock(0);
     const behaviour = { ttl: 2, fail: true };
@@ -316,5 +337,17 @@ describe('quantizeLag', () => {
     expect([0, 0.2, 1, 1.5, 3, 7, 12, 180, 999, 1001].map(quantizeLag)).toEqual([
       0, 0, 1, 2, 5, 10, 20, 200, 1000, 2000,
     ]);
+  });
+});
+
+describe('writeRefusalOf', () => {
+  it('names lasting refusals with a remedy, and nothing else', () => {
+    expect(writeRefusalOf(new Error('etcdserver: mvcc: database space exceeded'))).toMatchObject({
+      cause: 'nospace',
+      remedy: expect.stringContaining('etcdctl alarm disarm'),
+    });
+    expect(writeRefusalOf(new Error('etcdserver: request is too large'))?.cause).toBe('too_large');
+    expect(writeRefusalOf(new Error('etcdserver: too many requests'))?.cause).toBe('too_many_requests');
+    expect(writeRefusalOf(new Error('14 UNAVAILABLE: No connection established'))).toBeNull();
   });
 });

@@ -183,4 +183,23 @@ describe('watchDir', () => {
     const s = await p;
     expect(s.problems).toEqual([]);
   });
+
+  it('a folder that cannot be read keeps its last good endpoints, reports it, and reads again when it can', async () => {
+    const dir = mkdtempSync(join(tmp, 'gone-'));
+    writeFileSync(join(dir, 'a.yml'), ep('a.example.com'));
+    const w = watchDir(dir, { env: {}, rescanMs: 100 });
+    watchers.push(w);
+    expect(names(await w.ready)).toEqual(['a.example.com']);
+    let p = next(w, (x) => x.problems.length > 0, 3000);
+    renameSync(dir, `${dir}.away`);
+    const broken = await p;
+    expect(broken.problems.map((x) => [x.file, x.code, x.message])).toEqual([
+      [dir, 'CFG_READ', 'cannot read folder (ENOENT)'],
+    ]);
+    expect(names(broken)).toEqual(['a.example.com']);
+    p = next(w, (x) => x.problems.length === 0, 3000);
+    renameSync(`${dir}.away`, dir);
+    const fixed = await p;
+    expect(names(fixed)).toEqual(['a.example.com']);
+  });
 });

@@ -150,7 +150,9 @@ describe('watcher run (standalone)', () => {
       'jobsets_owned',
       'jobs_waiting',
       'cluster_spare_capacity',
+      'cluster_workers_needed',
       'claims_total',
+      'etcd_write_errors_total',
     ]) {
       expect(text, name).not.toContain(`watcher_${name}`);
     }

@@ -11,44 +11,12 @@ import { FakeClock } from '../../src/model/clock.js';
 import type { CheckSpec, Endpoint } from '../../src/model/endpoint.js';
 import { silentLogger } from '../../src/model/logger.js';
 import type { CheckResult } from '../../src/model/result.js';
-
-function endpoint(name: string, dependsOn: string[] = []): Endpoint {
-  return {
-    id: name,
-    name,
-    url: `http://${name}`,
-    method: 'GET',
-    headers: {},
-    body: null,
-    timeoutMs: 1000,
-    connectTimeoutMs: 1000,
-    followRedirects: false,
-    maxRedirects: 0,
-    tlsVerify: true,
-    keepalive: false,
-    maxBodyBytes: 1024,
-    successTests: [],
-    responseJsonValues: [],
-    file: 'f.yml',
-    line: 1,
-    schedule: { kind: 'interval', everyMs: 1000 },
-    alert: { failureThreshold: 1, successThreshold: 1 },
-    dependsOn,
-    tags: [],
-    sinks: {
-      postEndpoint: null,
-      postApiKey: null,
-      postJsonInfo: null,
-      postService: null,
-      aws: null,
-      datadog: null,
-    },
-    hash: `h-${name}`,
-  };
-}
+import { endpoint } from './fixtures.js';
 
 class FakeRunner implements CheckRunner {
   ran: Array<{ id: string; scheduledAt: number }> = [];
+  /** when set, the reason of every failed check */
+  failWith = 'status 503';
   constructor(private readonly ok: (spec: CheckSpec) => boolean) {}
   async run(batch: Array<{ spec: CheckSpec; scheduledAt: number }>, onResult: (r: CheckResult) => void) {
     for (const { spec, scheduledAt } of batch) {
@@ -61,7 +29,7 @@ class FakeRunner implements CheckRunner {
         duration_ms: 1,
         ok,
         status_code: ok ? 200 : 503,
-        error: ok ? null : 'status 503',
+        error: ok ? null : this.failWith,
         values: {},
         worker: 'w',
       });
@@ -131,7 +99,7 @@ describe('Engine', () => {
     t.coordinator.allowed = false;
     t.clock.advance(3_000);
     expect(t.runner.ran).toHaveLength(10);
-    expect(t.engine.skippedNotOwned).toBe(6);
+    expect(t.engine.skips.totals.no_lease).toBe(6);
     await t.engine.stop(10);
   });
 
@@ -170,6 +138,28 @@ describe('Engine', () => {
     t.clock.advance(1_000);
     await Promise.resolve();
     expect(t.changes.find((c) => c.endpoint === 'child' && c.to === 'DOWN')?.suppressed).toBe(false);
+    await t.engine.stop(10);
+  });
+
+  it('a local error (the worker could not carry out the check) never moves the alert state', async () => {
+    let ok = true;
+    const t = setup(() => ok);
+    t.coordinator.own([endpoint('a')]);
+    t.clock.advance(1_000);
+    await Promise.resolve();
+    expect(t.changes.map((c) => c.to)).toEqual(['UP']);
+    ok = false;
+    t.runner.failWith = 'local: EMFILE';
+    t.clock.advance(5_000);
+    await Promise.resolve();
+    expect(t.results.filter((r) => r.error === 'local: EMFILE')).toHaveLength(5);
+    expect(t.changes.map((c) => c.to)).toEqual(['UP']);
+    expect(t.engine.status()[0]).toMatchObject({ state: 'UP', last: { error: 'local: EMFILE' } });
+    // A real failure right after still needs its full threshold (local errors are not successes either).
+    t.runner.failWith = 'status 503';
+    t.clock.advance(1_000);
+    await Promise.resolve();
+    expect(t.changes.map((c) => c.to)).toEqual(['UP', 'DOWN']);
     await t.engine.stop(10);
   });
 });

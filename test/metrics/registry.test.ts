@@ -67,7 +67,9 @@ describe('series hygiene', () => {
       'watcher_jobsets_owned',
       'watcher_jobs_waiting',
       'watcher_cluster_spare_capacity',
+      'watcher_cluster_workers_needed',
       'watcher_claims_total',
+      'watcher_etcd_write_errors_total',
     ];
     const standalone = createMetrics({ defaultMetrics: false, cluster: false });
     standalone.etcdUp.set(0);

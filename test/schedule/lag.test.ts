@@ -101,3 +101,21 @@ describe('LagTracker storage', () => {
     expect(lag.recent('j7', T0 + 10)).toEqual([]);
   });
 });
+
+describe('LagTracker.minOfLast', () => {
+  it('is the smallest of the last k lags in the window, like Math.min over recent().slice(-k)', () => {
+    const t = new LagTracker({ perJob: 4, maxAgeMs: 60_000 });
+    expect(t.minOfLast('a', 3, 0)).toBeUndefined();
+    const lags = [50, 10, 70, 30, 90, 80];
+    lags.forEach((l, i) => {
+      t.record('a', l, 1000 * i);
+    });
+    const now = 6000;
+    expect(t.minOfLast('a', 3, now)).toBe(Math.min(...t.recent('a', now).slice(-3)));
+    expect(t.minOfLast('a', 3, now)).toBe(30);
+    expect(t.minOfLast('a', 1, now)).toBe(80);
+    // samples older than the window do not count
+    expect(t.minOfLast('a', 3, 64_500)).toBe(80); // only the samples at 4 s (90) and 5 s (80) are in the window
+    expect(t.minOfLast('a', 3, 10 * 60_000)).toBeUndefined();
+  });
+});

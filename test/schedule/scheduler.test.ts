@@ -39,6 +39,9 @@ class StallingClock implements Clock {
   now(): number {
     return this.t;
   }
+  monotonic(): number {
+    return this.t;
+  }
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = ++this.seq;
     this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
@@ -281,7 +284,7 @@ describe('Scheduler: takeover catch-up', () => {
     const latest = latestDue(s, clock.now(), 'moved');
     h.sched.set([{ id: 'moved', schedule: s, hash: 'h', takenOver: true, dueSince: clock.now() - 30_000 }]);
     clock.advance(0);
-    expect(h.fired).toEqual([{ id: 'moved', scheduledAt: latest, firedAt: clock.now() }]);
+    expect(h.fired).toEqual([{ id: 'moved', scheduledAt: latest, passed: 0, firedAt: clock.now() }]);
     expect(h.sched.stats().catchUps).toBe(1);
     clock.advance(20_000);
     expect(h.fired.map((f) => f.scheduledAt)).toEqual([latest, latest + 10_000, latest + 20_000]);
@@ -428,5 +431,93 @@ describe('Scheduler: scale', () => {
       h.sched.set(many(1_000, every(5_000 + round))); // every job changes schedule each round
     }
     expect(h.sched.stats().heapNodes).toBeLessThanOrEqual(2 * 1_000 + 1024 + 1_000);
+  });
+});
+
+describe('Scheduler: wall-clock steps', () => {
+  /** A scheduler on a FakeClock recording firings with both readings, and the steps it heard of. */
+  function stepHarness(start: number) {
+    const clock = new FakeClock(start);
+    const fired: Array<DueCheck & { wall: number; mono: number }> = [];
+    const steps: number[] = [];
+    const sched = new Scheduler({
+      clock,
+      onDue: (batch) => {
+        for (const d of batch) fired.push({ ...d, wall: clock.now(), mono: clock.monotonic() });
+      },
+      onClockStep: (ms) => steps.push(ms),
+    });
+    live.push(sched);
+    return { clock, fired, steps, sched };
+  }
+
+  it('a step back of 1 h re-plans at once: every slot of the new wall time, no wait for the hour', () => {
+    const h = stepHarness(T0 + 10);
+    h.sched.set([
+      { id: 'a', schedule: every(1000), hash: 'a' },
+      { id: 'b', schedule: every(1000), hash: 'b' },
+    ]);
+    h.clock.advance(5_000);
+    expect(h.fired.filter((f) => f.id === 'a')).toHaveLength(5);
+    const before = h.fired.length;
+    const stepAtMono = h.clock.monotonic();
+    h.clock.stepWall(-3600_000);
+    h.clock.advance(10_000);
+    const after = h.fired.slice(before);
+    expect(h.steps).toEqual([-3600_000]);
+    expect(h.sched.stats().clockSteps).toBe(1);
+    for (const id of ['a', 'b']) {
+      const mine = after.filter((f) => f.id === id);
+      // the first check within a second of the step, then one per second: 10 in 10 s
+      expect(mine[0]!.mono - stepAtMono).toBeLessThanOrEqual(1000);
+      expect(mine).toHaveLength(10);
+      for (let k = 1; k < mine.length; k++)
+        expect(mine[k]!.scheduledAt - mine[k - 1]!.scheduledAt).toBe(1000);
+      // slots are named by the new wall time, never after the moment they are handed on
+      for (const f of mine) {
+        expect(f.scheduledAt).toBeLessThanOrEqual(f.wall);
+        expect(f.wall - f.scheduledAt).toBeLessThan(1000);
+      }
+    }
+  });
+
+  it('a step forward of 1 h fires each job once (one catch-up, no burst), then on schedule', () => {
+    const h = stepHarness(T0 + 10);
+    h.sched.set([{ id: 'a', schedule: every(1000), hash: 'a' }]);
+    h.clock.advance(3_000);
+    const before = h.fired.length;
+    const stepAtMono = h.clock.monotonic();
+    h.clock.stepWall(3600_000);
+    h.clock.advance(5_000);
+    const after = h.fired.slice(before);
+    expect(h.steps).toEqual([3600_000]);
+    expect(after[0]!.mono - stepAtMono).toBeLessThanOrEqual(1000);
+    expect(after.length).toBeGreaterThanOrEqual(5);
+    expect(after.length).toBeLessThanOrEqual(6);
+    for (let k = 1; k < after.length; k++)
+      expect(after[k]!.scheduledAt - after[k - 1]!.scheduledAt).toBe(1000);
+    for (const f of after) expect(f.wall - f.scheduledAt).toBeLessThan(1000);
+  });
+
+  it('a job due in an hour is re-planned within a second of a step back, not after the hour', () => {
+    const h = stepHarness(Date.UTC(2026, 0, 1, 12, 30));
+    h.sched.set([{ id: 'hourly', schedule: cron('0 * * * *'), hash: 'h' }]);
+    expect(h.sched.nextDueOf('hourly')).toBe(Date.UTC(2026, 0, 1, 13));
+    h.clock.stepWall(-3600_000);
+    h.clock.advance(1000);
+    expect(h.steps).toEqual([-3600_000]);
+    expect(h.sched.nextDueOf('hourly')).toBe(Date.UTC(2026, 0, 1, 12));
+    h.clock.advance(30 * 60_000);
+    expect(h.fired.map((f) => f.scheduledAt)).toEqual([Date.UTC(2026, 0, 1, 12)]);
+  });
+
+  it('small drift is not a step', () => {
+    const h = stepHarness(T0);
+    h.sched.set([{ id: 'a', schedule: every(1000), hash: 'a' }]);
+    h.clock.stepWall(100);
+    h.clock.advance(3000);
+    h.clock.stepWall(-100);
+    h.clock.advance(3000);
+    expect(h.steps).toEqual([]);
   });
 });

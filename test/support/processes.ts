@@ -353,6 +353,8 @@ export interface SpawnWorkerOptions {
   logDir?: string;
   /** Script run by node instead of dist/cli/main.js (test doubles). */
   main?: string;
+  /** Command the worker runs under, e.g. `['prlimit', '--nofile=200', '--']` or `['faketime', '-f', '+0']`. */
+  wrap?: string[];
 }
 
 export interface HttpAnswer {
@@ -396,7 +398,8 @@ export async function spawnWorker(opts: SpawnWorkerOptions): Promise<WorkerProce
   if (opts.resultsFile) args.push('--results-file', opts.resultsFile);
   args.push('--log-level', opts.logLevel ?? 'debug');
   args.push(...(opts.extraArgs ?? []));
-  const proc = spawnLogged(process.execPath, args, {
+  const [cmd, ...cmdArgs] = [...(opts.wrap ?? []), process.execPath, ...args];
+  const proc = spawnLogged(cmd!, cmdArgs, {
     name: `worker-${opts.id}`,
     cwd: REPO_ROOT,
     env: opts.env,

@@ -30,6 +30,8 @@ const run = promisify(execFile);
 
 export interface TargetOptions {
   tls?: boolean;
+  /** most requests kept in `hitLog` [100,000] */
+  hitLogLimit?: number;
 }
 
 export interface Target {
@@ -105,7 +107,7 @@ export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
     const path = q < 0 ? raw : raw.slice(0, q);
     total++;
     hitsByPath.set(path, (hitsByPath.get(path) ?? 0) + 1);
-    if (hitLog.length < HIT_LOG_LIMIT) {
+    if (hitLog.length < (opts.hitLogLimit ?? HIT_LOG_LIMIT)) {
       const slot = req.headers['x-watcher-scheduled-at'];
       hitLog.push({ path, at: Date.now(), slot: typeof slot === 'string' ? Number(slot) : null });
     }
@@ -132,7 +134,7 @@ export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
       timers.add(t);
       return;
     }
-    if (path === '/hang') return;
+    if (path === '/hang' || path.startsWith('/hang/')) return;
     if (path === '/reset') {
       req.socket.destroy();
       return;

@@ -12,18 +12,24 @@ import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import { typicalIntervalMs } from '../../schedule/index.js';
 import { cmp, type EtcdRpc, type Op, op, opSize } from './client.js';
-import { describeError } from './errors.js';
+import { describeError, type WriteRefusal, writeRefusalOf } from './errors.js';
 import type { Keys } from './keys.js';
 import type { Mirror } from './mirror.js';
+import { stuckWorkers } from './ownership.js';
 import { type DesiredJob, pack } from './packing.js';
 import { type Candidate, hasRoom, type OwnedJobset, planMoves } from './plan.js';
-import { encode } from './values.js';
+import { encode, parseScaling, type ScalingValue } from './values.js';
 
 export interface ScalingEvent {
-  /** true: jobs have waited longer than the threshold; false: resolved (queue drained) */
+  /**
+   * true: for longer than the threshold, jobs have waited or a worker has been overloaded with
+   * nobody to take its excess; false: resolved (neither holds any more)
+   */
   active: boolean;
   waitingJobs: number;
-  /** epoch ms the oldest waiting jobset started waiting */
+  /** overloaded workers that no other worker has room to relieve */
+  stuckWorkers: string[];
+  /** epoch ms the condition began (active) or cleared (resolved) */
   since: number;
 }
 
@@ -52,7 +58,17 @@ export interface AdminContext {
   /** the admin key is no longer ours: the coordinator drops the admin role */
   onFenced(): void;
   onScaling(e: ScalingEvent): void;
+  /** etcd refused an admin write for a lasting reason (NOSPACE...): once per cause and episode */
+  onWriteRefused?(refusal: WriteRefusal, error: string): void;
+  /** every refused write (metrics) */
+  onWriteError?(refusal: WriteRefusal): void;
+  /** etcd accepts admin writes again after a refusal */
+  onWritesAccepted?(): void;
 }
+
+/** Reconcile retries after a failure: 1 s doubling to RECONCILE_RETRY_MAX_MS (never a storm). */
+const RECONCILE_RETRY_MS = 1000;
+const RECONCILE_RETRY_MAX_MS = 10_000;
 
 /** Most ops per admin transaction (etcd allows 128; one slot for safety). */
 const MAX_TXN_OPS = 120;
@@ -118,9 +134,19 @@ export class AdminDuties {
   private lastWriteRev = 0;
   /** jobset → when it was last moved and from which worker */
   private readonly movedAt = new Map<string, { at: number; from: string }>();
-  private scalingActive = false;
+  /** the episode as etcd holds it (undefined: not read yet since this admin was elected) */
+  private scaling: ScalingValue | null | undefined = undefined;
+  /** consecutive failed reconciles (the retry backs off) */
+  private reconcileFailures = 0;
+  /** cause of the current write-refusal episode */
+  private refused: WriteRefusal['cause'] | null = null;
 
   constructor(private readonly c: AdminContext) {}
+
+  /** The cause while etcd refuses admin writes (NOSPACE...), else null. */
+  get writeRefusal(): WriteRefusal['cause'] | null {
+    return this.refused;
+  }
 
   start(): void {
     this.c.logger.info({ token: this.c.token }, 'admin duties started');
@@ -227,8 +253,12 @@ export class AdminDuties {
         ops.push(op.del(keys.jobset(id)), op.del(keys.owner(id)), op.del(keys.move(id)));
       }
       for (const name of result.removed) ops.push(op.del(keys.state(name)));
-      if (ops.length === 0) return;
+      if (ops.length === 0) {
+        this.reconcileSucceeded();
+        return;
+      }
       const ok = await this.write(ops);
+      this.reconcileSucceeded();
       if (ok) {
         this.c.logger.info(
           {
@@ -242,8 +272,7 @@ export class AdminDuties {
         );
       }
     } catch (err) {
-      this.c.logger.warn({ err: describeError(err) }, 'admin reconcile failed; retrying');
-      this.scheduleReconcile(1000);
+      this.reconcileFailed(err);
     } finally {
       this.reconciling = false;
       if (this.reconcileAgain) {
@@ -251,6 +280,33 @@ export class AdminDuties {
         this.scheduleReconcile(0);
       }
     }
+  }
+
+  private reconcileSucceeded(): void {
+    this.reconcileFailures = 0;
+    if (this.refused === null) return;
+    this.refused = null;
+    this.c.onWritesAccepted?.();
+  }
+
+  private reconcileFailed(err: unknown): void {
+    const delay = Math.min(RECONCILE_RETRY_MAX_MS, RECONCILE_RETRY_MS * 2 ** this.reconcileFailures);
+    this.reconcileFailures++;
+    const refusal = writeRefusalOf(err);
+    if (refusal) {
+      this.c.onWriteError?.(refusal);
+      if (this.refused !== refusal.cause) {
+        this.refused = refusal.cause;
+        this.c.onWriteRefused?.(refusal, describeError(err));
+      }
+    }
+    // The first failure of a run is worth a warning; the retries are not.
+    const level = this.reconcileFailures === 1 ? 'warn' : 'debug';
+    this.c.logger[level](
+      { err: describeError(err), cause: refusal?.cause, retryInMs: delay, failures: this.reconcileFailures },
+      'admin reconcile failed; retrying',
+    );
+    this.scheduleReconcile(delay);
   }
 
   private async runHousekeeping(): Promise<void> {
@@ -263,7 +319,7 @@ export class AdminDuties {
     this.lastHouseAt = this.c.clock.now();
     try {
       await this.cleanup();
-      this.checkScaling();
+      await this.checkScaling();
       if (this.c.tuning.rebalance) await this.rebalance();
     } catch (err) {
       this.c.logger.warn({ err: describeError(err) }, 'admin housekeeping failed');
@@ -272,7 +328,12 @@ export class AdminDuties {
     }
     // keep an eye on the waiting queue and on balance while anything is pending
     const { mirror } = this.c;
-    if (mirror.waitingJobs() > 0 || mirror.moves.size > 0 || this.scalingActive) {
+    if (
+      mirror.waitingJobs() > 0 ||
+      mirror.moves.size > 0 ||
+      this.scaling?.active === true ||
+      [...mirror.workers.values()].some((w) => w.value.overloaded)
+    ) {
       this.scheduleHousekeeping(this.c.tuning.rebalanceIntervalMs);
     }
   }
@@ -298,23 +359,62 @@ export class AdminDuties {
     }
   }
 
-  private checkScaling(): void {
-    const { mirror } = this.c;
-    const waiting = mirror.waitingJobs();
+  /**
+   * "scaling limit hit": jobs have waited, or a worker has been overloaded with nobody to take its
+   * excess, for longer than `scalingLimitAfterMs`; "resolved" when neither holds. The episode lives
+   * in etcd (`scaling`, written fenced before the event is sent), so a new admin neither repeats a
+   * hit nor loses the resolution.
+   */
+  private async checkScaling(): Promise<void> {
+    const { mirror, keys } = this.c;
+    if (this.scaling === undefined) {
+      const g = await this.c.rpc.get(keys.scaling);
+      this.scaling = g.kv ? parseScaling(g.kv.value) : null;
+      if (this.scaling?.active) {
+        this.c.logger.info(
+          { since: this.scaling.since, by: this.scaling.by },
+          'scaling episode continues (read from etcd)',
+        );
+      }
+    }
     const now = this.c.clock.now();
-    let oldest = now;
-    for (const id of mirror.freeSince.keys()) oldest = Math.min(oldest, mirror.freeSince.get(id) ?? now);
-    if (waiting > 0 && !this.scalingActive && now - oldest >= this.c.tuning.scalingLimitAfterMs) {
-      this.scalingActive = true;
+    const waiting = mirror.waitingJobs();
+    let since = Number.POSITIVE_INFINITY;
+    if (waiting > 0) {
+      for (const id of mirror.freeSince.keys()) since = Math.min(since, mirror.freeSince.get(id) ?? now);
+      since = Math.min(since, now);
+    }
+    const stuck = stuckWorkers(mirror, now);
+    for (const w of stuck) since = Math.min(since, w.since);
+    const holds = waiting > 0 || stuck.length > 0;
+    const active = this.scaling?.active === true;
+    if (holds && !active && now - since >= this.c.tuning.scalingLimitAfterMs) {
+      const value: ScalingValue = {
+        active: true,
+        since,
+        waitingJobs: waiting,
+        stuckWorkers: stuck.map((w) => w.id),
+        by: this.c.me,
+      };
+      if (!(await this.write([op.put(keys.scaling, encode(value))]))) return;
+      this.scaling = value;
       this.c.logger.warn(
-        { waitingJobs: waiting, waitingSince: oldest },
-        'scaling limit hit: jobs wait for a worker with room',
+        { waitingJobs: waiting, stuckWorkers: value.stuckWorkers, since },
+        'scaling limit hit: the cluster cannot keep up',
       );
-      this.c.onScaling({ active: true, waitingJobs: waiting, since: oldest });
-    } else if (waiting === 0 && this.scalingActive) {
-      this.scalingActive = false;
-      this.c.logger.info({}, 'scaling limit resolved: no job waiting');
-      this.c.onScaling({ active: false, waitingJobs: 0, since: now });
+      this.c.onScaling({ active: true, waitingJobs: waiting, stuckWorkers: value.stuckWorkers, since });
+    } else if (!holds && active) {
+      const value: ScalingValue = {
+        active: false,
+        since: now,
+        waitingJobs: 0,
+        stuckWorkers: [],
+        by: this.c.me,
+      };
+      if (!(await this.write([op.put(keys.scaling, encode(value))]))) return;
+      this.scaling = value;
+      this.c.logger.info({}, 'scaling limit resolved: no job waiting, no worker overloaded without relief');
+      this.c.onScaling({ active: false, waitingJobs: 0, stuckWorkers: [], since: now });
     }
   }
 

@@ -449,6 +449,14 @@ export class EtcdRpc {
     return { succeeded: res.succeeded, rev: Number(res.header.revision), responses: res.responses, retried };
   }
 
+  /** Active etcd alarms (NOSPACE, CORRUPT) on any member. */
+  async alarms(): Promise<Array<{ member: string; alarm: string }>> {
+    const { value: res } = await this.call((c) =>
+      c.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' }),
+    );
+    return (res.alarms ?? []).map((a) => ({ member: String(a.memberID), alarm: String(a.alarm) }));
+  }
+
   async leaseGrant(ttlSec: number): Promise<{ id: string; ttlSec: number }> {
     const { value: res } = await this.call((c) => c.leaseClient.leaseGrant({ TTL: ttlSec }));
     return { id: String(res.ID), ttlSec: Number(res.TTL) };

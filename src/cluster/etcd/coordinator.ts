@@ -15,7 +15,7 @@ import type { AlertState } from '../../model/alert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
-import type { ClusterStatus, Coordinator, OwnedJob } from '../coordinator.js';
+import type { ClusterStatus, Coordinator, EtcdWriteState, OwnedJob } from '../coordinator.js';
 import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
 import { AlertStateStore } from './alert-states.js';
 import { BackupTimers, claimTxn } from './claims.js';
@@ -33,7 +33,7 @@ import {
   otherCandidates,
 } from './ownership.js';
 import { stableJson } from './packing.js';
-import { adminRank, type Candidate, hasRoom, planClaims } from './plan.js';
+import { adminRank, type Candidate, hasRoom, planClaims, workersNeeded } from './plan.js';
 import { registerWorker, workerRecord } from './registration.js';
 import { Session } from './session.js';
 import { ShedController, type ShedTuning } from './shedding.js';
@@ -45,8 +45,16 @@ export { quantizeLag } from './registration.js';
 
 export type ClusterMetrics = Pick<
   Metrics,
-  'etcdUp' | 'isAdmin' | 'jobsOwned' | 'jobsetsOwned' | 'jobsWaiting' | 'spareCapacity' | 'claimsTotal'
->;
+  | 'etcdUp'
+  | 'isAdmin'
+  | 'jobsOwned'
+  | 'jobsetsOwned'
+  | 'jobsWaiting'
+  | 'spareCapacity'
+  | 'workersNeeded'
+  | 'claimsTotal'
+> &
+  Partial<Pick<Metrics, 'etcdWriteErrors'>>;
 
 export interface CoordinatorTuning extends AdminTuning, ShedTuning {
   /** per-attempt deadline of unary etcd calls */
@@ -113,6 +121,13 @@ export interface EtcdCoordinatorOptions {
   tuning?: Partial<CoordinatorTuning>;
 }
 
+/** What an autoscaler acts on (docs/CLUSTER.md "Signals for an autoscaler"). */
+export interface ScalingSignals {
+  jobsWaiting: number;
+  spareCapacity: number;
+  workersNeeded: number;
+}
+
 export interface CoordinatorEvents {
   /** this worker became (true) or stopped being (false) the admin */
   admin: [isAdmin: boolean];
@@ -122,8 +137,12 @@ export interface CoordinatorEvents {
   partition: [state: { state: 'unreachable' | 'expired' | 'recovered'; reason?: string }];
   /** the admin's waiting-queue alarm ("scaling limit hit" / resolved) */
   scaling: [e: ScalingEvent];
+  /** the autoscaling signals changed (the admin sends them to CloudWatch) */
+  signals: [s: ScalingSignals];
   /** a problem the operator must know (e.g. our --id taken by another process during a partition) */
   problem: [err: ClusterError];
+  /** etcd refuses the admin's writes for a lasting reason (NOSPACE...) / accepts them again */
+  writes: [e: EtcdWriteState];
 }
 
 type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
@@ -181,7 +200,14 @@ export class EtcdCoordinator implements Coordinator {
   private lastPublishAt = 0;
   private lastPublished = '';
   private lagP99Ms: number | null = null;
+  /** set by the engine while local faults dominate its results: no claims (like an overloaded worker) */
+  private locallyDegraded = false;
+  /** set while etcd refuses the admin's writes (NOSPACE...) */
+  private writeState: EtcdWriteState | null = null;
   private shed!: ShedController;
+  private servedRate: number | null = null;
+  private servedRateUntil = 0;
+  private signals: ScalingSignals = { jobsWaiting: 0, spareCapacity: 0, workersNeeded: 0 };
   private lastNetFailureAt = 0;
   private lastNetOkAt = 0;
   private stopPromise: Promise<void> | null = null;
@@ -351,16 +377,28 @@ export class EtcdCoordinator implements Coordinator {
    * jobsets down to the estimated serviceable rate; claim again only after a recovery window
    * without any job behind, and never above the rate kept (rate cap, for a hold time).
    */
-  reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>): void {
+  setLocallyDegraded(degraded: boolean): void {
+    if (this.locallyDegraded === degraded) return;
+    this.locallyDegraded = degraded;
+    this.log.warn(
+      { degraded },
+      degraded ? 'local faults dominate: not claiming' : 'local faults gone: claiming again',
+    );
+    if (!degraded) this.scheduleReact();
+  }
+
+  reportLag(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void {
     const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
     this.lagP99Ms =
       lags.length === 0 ? null : (lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? null);
     this.schedulePublish();
     if (this.phase !== 'running') return;
     const wasShedding = this.shed.shedding;
-    const now = this.clock.now();
+    // overload windows and the rate cap's hold run on the monotonic clock (a wall step moves neither)
+    const now = this.clock.monotonic();
     const mine = this.myLoad();
-    const step = this.shed.update(stats, mine.rate, now);
+    const step = this.shed.update(stats, mine.rate, now, completed);
+    this.noteServedRate(step.reading.overloaded ? step.reading.servedRate : null, now);
     if (step.changed) {
       if (this.shed.shedding && !wasShedding) {
         this.clearBackupTimers();
@@ -378,6 +416,27 @@ export class EtcdCoordinator implements Coordinator {
       this.scheduleReact();
     }
     if (step.targetRate !== null) void this.shedDownTo(step.targetRate, mine.rate, step.slope);
+  }
+
+  /** When the current overload episode began, as wall time (the admin compares it with its own clock). */
+  private overloadedSinceWall(): number | null {
+    const since = this.shed.shedding ? this.shed.last?.since : null;
+    if (since === null || since === undefined) return null;
+    return Math.round(this.clock.now() - (this.clock.monotonic() - since));
+  }
+
+  /**
+   * The serviceable rate published in the worker record: measured while overloaded (2 significant
+   * digits, so that a saturated worker does not rewrite its record for noise), kept for the rate
+   * cap's hold time after the episode so that `watcher_cluster_workers_needed` stays informed.
+   */
+  private noteServedRate(rate: number | null, now: number): void {
+    if (rate !== null) {
+      this.servedRate = Number(rate.toPrecision(2));
+      this.servedRateUntil = now + this.tuning.rateCapHoldMs;
+    } else if (this.servedRate !== null && now >= this.servedRateUntil) {
+      this.servedRate = null;
+    }
   }
 
   /**
@@ -419,7 +478,7 @@ export class EtcdCoordinator implements Coordinator {
     try {
       await this.releaseJobsets(release, true);
       const kept = Math.max(0, ownRate - shedRate);
-      this.shed.shed(kept, this.clock.now());
+      this.shed.shed(kept, this.clock.monotonic());
       this.log.info(
         {
           jobsets: [...release.keys()],
@@ -441,7 +500,8 @@ export class EtcdCoordinator implements Coordinator {
 
   status(): ClusterStatus {
     const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
-    return statusFromMirror(this.mirror, this.me, up);
+    const st = statusFromMirror(this.mirror, this.me, up);
+    return this.writeState ? { ...st, etcdWrites: this.writeState } : st;
   }
 
   /** Jobset ids this worker holds now (diagnostics and tests). */
@@ -505,6 +565,10 @@ export class EtcdCoordinator implements Coordinator {
       lagP99Ms: this.lagP99Ms,
       shedding: this.shed.shedding,
       rateCap: this.shed.rateCap,
+      overloaded: this.shed.shedding,
+      overloadedSince: this.overloadedSinceWall(),
+      ownedRate: Math.round(this.myLoad().rate * 1000) / 1000,
+      servedRate: this.servedRate,
       onPartition: this.opts.onPartition,
       leaseTtlSec: this.opts.leaseTtlSec,
     });
@@ -609,7 +673,7 @@ export class EtcdCoordinator implements Coordinator {
   private async recover(old: Session): Promise<void> {
     const rpc = this.requireRpc();
     for (let attempt = 0; this.phase === 'recovering'; attempt++) {
-      const sentAt = this.clock.now();
+      const sentAt = this.clock.monotonic(); // a lease deadline: monotonic (session.ts)
       try {
         let session: Session;
         const ttl = await rpc.keepAliveOnce(old.leaseId, Math.min(1500, old.ttlMs / 3));
@@ -639,7 +703,7 @@ export class EtcdCoordinator implements Coordinator {
         this.scheduleReact();
         return;
       } catch (err) {
-        if (this.clock.now() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
+        if (this.clock.monotonic() - sentAt <= this.tuning.callTimeoutMs * 3 + 1000)
           this.lastNetFailureAt = this.clock.now();
         if (err instanceof ClusterError && err.code === ClusterErrorCode.ID_IN_USE) {
           this.log.error({}, err.message);
@@ -812,7 +876,8 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   private evaluateFree(): void {
-    if (this.phase !== 'running' || this.shed.shedding || !this.session?.valid()) return;
+    if (this.phase !== 'running' || this.shed.shedding || this.locallyDegraded || !this.session?.valid())
+      return;
     const now = this.clock.now();
     if (now < this.joinGraceUntil) {
       if (!this.joinTimer) {
@@ -1031,6 +1096,15 @@ export class EtcdCoordinator implements Coordinator {
         this.scheduleReact();
       },
       onScaling: (e) => this.emit('scaling', e),
+      onWriteError: (r) => this.opts.metrics.etcdWriteErrors?.inc({ cause: r.cause }),
+      onWriteRefused: (r, error) => {
+        this.writeState = { refused: true, cause: r.cause, remedy: r.remedy, since: this.clock.now(), error };
+        this.emit('writes', this.writeState);
+      },
+      onWritesAccepted: () => {
+        this.writeState = null;
+        this.emit('writes', { refused: false, cause: null, remedy: null, since: null, error: null });
+      },
     });
     this.adminDuties.start();
     this.emit('admin', true);
@@ -1040,6 +1114,7 @@ export class EtcdCoordinator implements Coordinator {
     if (this.adminTimer) this.clock.clearTimeout(this.adminTimer);
     this.adminTimer = null;
     if (this.adminToken === null) return;
+    this.writeState = null;
     this.adminDuties?.stop();
     this.adminDuties = null;
     this.adminToken = null;
@@ -1113,7 +1188,6 @@ export class EtcdCoordinator implements Coordinator {
     const m = this.opts.metrics;
     m.jobsOwned.set(this.emitted.size);
     m.jobsetsOwned.set(this.owned.size);
-    m.jobsWaiting.set(this.mirror.waitingJobs());
     const loads = this.mirror.loads();
     let spare = 0;
     let unbounded = false;
@@ -1121,7 +1195,39 @@ export class EtcdCoordinator implements Coordinator {
       if (w.value.capacity === null) unbounded = true;
       else spare += Math.max(0, w.value.capacity - (loads.get(id)?.jobs ?? 0));
     }
-    m.spareCapacity.set(unbounded ? -1 : spare);
+    let demandRate = 0;
+    let totalJobs = 0;
+    for (const js of this.mirror.jobsets.values()) {
+      demandRate += js.value.rate;
+      totalJobs += js.count;
+    }
+    const prevSignals = this.signals;
+    this.signals = {
+      jobsWaiting: this.mirror.waitingJobs(),
+      spareCapacity: unbounded ? -1 : spare,
+      workersNeeded: workersNeeded({
+        demandRate,
+        totalJobs,
+        workers: [...this.mirror.workers.values()].map((w) => ({
+          capacity: w.value.capacity,
+          servedRate: w.value.servedRate,
+        })),
+      }),
+    };
+    if (
+      prevSignals.jobsWaiting !== this.signals.jobsWaiting ||
+      prevSignals.spareCapacity !== this.signals.spareCapacity ||
+      prevSignals.workersNeeded !== this.signals.workersNeeded
+    )
+      this.emit('signals', { ...this.signals });
+    m.jobsWaiting.set(this.signals.jobsWaiting);
+    m.spareCapacity.set(this.signals.spareCapacity);
+    m.workersNeeded.set(this.signals.workersNeeded);
+  }
+
+  /** The three autoscaling signals as this worker's mirror shows them (the admin sends them to CloudWatch). */
+  scalingSignals(): ScalingSignals {
+    return { ...this.signals };
   }
 
   // ------------------------------------------------------------------ publishing our worker record

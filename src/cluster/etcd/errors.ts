@@ -46,3 +46,42 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
   return String(err).slice(0, 300);
 }
+
+/** Why etcd itself refused a write, and what the operator does about it. */
+export interface WriteRefusal {
+  /** stable label of `watcher_etcd_write_errors_total{cause}` */
+  cause: 'nospace' | 'too_large' | 'too_many_requests' | 'corrupt';
+  remedy: string;
+}
+
+const NOSPACE_REMEDY =
+  'etcd is out of space (alarm NOSPACE, --quota-backend-bytes reached): compact (`etcdctl compact $(etcdctl endpoint status --write-out=json | jq ".[0].Status.header.revision")`), defragment every member (`etcdctl defrag --cluster`), then `etcdctl alarm disarm`; raise --quota-backend-bytes if it fills again';
+
+/**
+ * A write refused by etcd for a reason that lasts until an operator acts (as opposed to a network
+ * error or a lost election), or null. Matched on etcd's own messages (`etcdserver: ...`).
+ */
+export function writeRefusalOf(err: unknown): WriteRefusal | null {
+  const text =
+    err instanceof Error
+      ? `${err.message} ${String((err as { details?: unknown }).details ?? '')}`
+      : String(err);
+  if (/database space exceeded|\bNOSPACE\b|no space/i.test(text))
+    return { cause: 'nospace', remedy: NOSPACE_REMEDY };
+  if (/request is too large/i.test(text))
+    return {
+      cause: 'too_large',
+      remedy: 'a transaction is larger than etcd --max-request-bytes: raise it, or split the endpoint files',
+    };
+  if (/too many requests/i.test(text))
+    return {
+      cause: 'too_many_requests',
+      remedy: 'etcd is applying writes slower than they come: check its disk and the number of writers',
+    };
+  if (/corrupt/i.test(text))
+    return {
+      cause: 'corrupt',
+      remedy: 'etcd raised the CORRUPT alarm: restore the affected member from a snapshot',
+    };
+  return null;
+}

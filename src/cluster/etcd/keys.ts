@@ -7,7 +7,7 @@ const NAME_RE = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /**
  * The key layout (docs/CLUSTER.md "Key layout"). Keys sort as
- * admin < jobsets/ < moves/ < owners/ < state/ < workers/, so the coordination keys other than
+ * admin < jobsets/ < moves/ < owners/ < scaling < state/ < workers/, so the coordination keys other than
  * workers/ form one contiguous range that excludes the (possibly large) alert-state keys.
  */
 export class Keys {
@@ -34,6 +34,10 @@ export class Keys {
 
   get admin(): string {
     return `${this.prefix}admin`;
+  }
+  /** the admin's "scaling limit hit" episode (ScalingValue) */
+  get scaling(): string {
+    return `${this.prefix}scaling`;
   }
   worker(id: string): string {
     return `${this.prefix}workers/${id}`;

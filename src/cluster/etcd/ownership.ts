@@ -3,7 +3,7 @@
  * from, and the load/candidate views of the mirror that claiming and shedding plan with.
  */
 import type { Mirror } from './mirror.js';
-import type { Candidate } from './plan.js';
+import { type Candidate, hasRoom } from './plan.js';
 
 export interface Ownership {
   token: number;
@@ -75,4 +75,33 @@ export function otherCandidates(mirror: Mirror, me: string): Candidate[] {
     });
   }
   return out;
+}
+
+/**
+ * Overloaded workers that nobody can relieve: no other live worker that is not itself
+ * overloaded or shedding has room for even the smallest jobset the overloaded one owns.
+ */
+export function stuckWorkers(mirror: Mirror, now: number): Array<{ id: string; since: number }> {
+  const owned = new Map<string, Array<{ jobs: number; rate: number }>>();
+  for (const [jsid, o] of mirror.owners) {
+    const owner = o.value.owner;
+    const js = mirror.jobsets.get(jsid);
+    if (owner === null || !js || !mirror.workers.has(owner)) continue;
+    const list = owned.get(owner) ?? [];
+    list.push({ jobs: js.count, rate: js.value.rate });
+    owned.set(owner, list);
+  }
+  const out: Array<{ id: string; since: number }> = [];
+  for (const [id, w] of mirror.workers) {
+    if (!w.value.overloaded) continue;
+    const mine = owned.get(id) ?? [];
+    const relievable = otherCandidates(mirror, id).some(
+      (c) =>
+        !c.shedding &&
+        !mirror.workers.get(c.id)?.value.overloaded &&
+        mine.some((js) => hasRoom(c, js.jobs, js.rate)),
+    );
+    if (!relievable) out.push({ id, since: w.value.overloadedSince ?? now });
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : 1));
 }

@@ -167,3 +167,31 @@ export function planMoves(workers: Candidate[], owned: OwnedJobset[], opts: Move
   }
   return moves;
 }
+
+/**
+ * `watcher_cluster_workers_needed` (docs/CLUSTER.md "Signals for an autoscaler"):
+ * ⌈demanded checks/s of the cluster ÷ mean serviceable rate per worker⌉, where a worker's
+ * serviceable rate is what it completed while overloaded (published for the rate-cap hold after
+ * the episode). When no worker has measured one: ⌈jobs ÷ mean --capacity⌉ if every live worker
+ * has a capacity, else the live workers (nothing says more or fewer are needed). At least 1
+ * while there is work.
+ */
+export function workersNeeded(input: {
+  demandRate: number;
+  totalJobs: number;
+  workers: Array<{ capacity: number | null; servedRate: number | null }>;
+}): number {
+  const { demandRate, totalJobs, workers } = input;
+  if (totalJobs === 0) return 0;
+  const served = workers.map((w) => w.servedRate).filter((r): r is number => r !== null && r > 0);
+  if (served.length > 0) {
+    const mean = served.reduce((a, b) => a + b, 0) / served.length;
+    return Math.max(1, Math.ceil(demandRate / mean - 1e-9));
+  }
+  const caps = workers.map((w) => w.capacity);
+  if (workers.length > 0 && caps.every((c) => c !== null && c > 0)) {
+    const mean = (caps as number[]).reduce((a, b) => a + b, 0) / caps.length;
+    return Math.max(1, Math.ceil(totalJobs / mean - 1e-9));
+  }
+  return Math.max(1, workers.length);
+}

@@ -5,6 +5,10 @@
  * etcd expires the lease no earlier than (server receipt of that keepalive + TTL) ≥ our sent time
  * + TTL, so while `now < deadline` no other worker can hold what this lease holds. The etcd3
  * package's `lost` event can arrive seconds late; it is not used.
+ *
+ * Every time here is on the MONOTONIC clock (`clock.monotonic()`): a wall-clock step back must
+ * never make the lease look valid longer than etcd keeps it (etcd's lease timers are monotonic
+ * too). `deadlineAt()` converts the deadline to wall time for callers that name slots.
  */
 import type { Clock, TimerHandle } from '../../model/clock.js';
 import type { Logger } from '../../model/logger.js';
@@ -45,9 +49,9 @@ export class Session {
   private deadlineTimer: TimerHandle | null = null;
   private stopped = false;
   private expiredFired = false;
-  /** last acknowledged keepalive (receive time) */
+  /** last acknowledged keepalive (receive time, monotonic) */
   lastOkAt: number;
-  /** last failure that was real network evidence (not a call frozen by SIGSTOP) */
+  /** last failure that was real network evidence (not a call frozen by SIGSTOP), monotonic */
   lastFailureAt = 0;
 
   private constructor(
@@ -61,18 +65,18 @@ export class Session {
     this.ttlMs = grantedTtlSec * 1000;
     this.marginMs = opts.marginMs ?? defaultMarginMs(grantedTtlSec);
     this.deadline = sentAt + this.ttlMs - this.marginMs;
-    this.lastOkAt = opts.clock.now();
+    this.lastOkAt = opts.clock.monotonic();
   }
 
   /** Grants a new lease; the deadline starts from the moment the grant was sent. */
   static async grant(rpc: EtcdRpc, opts: SessionOptions): Promise<Session> {
     const ttl = Math.max(2, Math.ceil(opts.ttlSec));
-    const sentAt = opts.clock.now();
+    const sentAt = opts.clock.monotonic();
     const res = await rpc.leaseGrant(ttl);
     return new Session(rpc, res.id, Math.max(1, res.ttlSec || ttl), sentAt, opts);
   }
 
-  /** Wraps an existing lease that etcd just confirmed alive (keepalive sent at `sentAt`). */
+  /** Wraps an existing lease that etcd just confirmed alive (keepalive sent at `sentAt`, monotonic). */
   static resume(
     rpc: EtcdRpc,
     leaseId: string,
@@ -83,12 +87,13 @@ export class Session {
     return new Session(rpc, leaseId, ttlSec, sentAt, opts);
   }
 
+  /** The deadline as wall time (epoch ms), as of now. */
   deadlineAt(): number {
-    return this.deadline;
+    return this.opts.clock.now() + (this.deadline - this.opts.clock.monotonic());
   }
 
-  valid(now = this.opts.clock.now()): boolean {
-    return !this.expiredFired && now < this.deadline;
+  valid(): boolean {
+    return !this.expiredFired && this.opts.clock.monotonic() < this.deadline;
   }
 
   /** True when the last keepalive outcome was a real network failure (a partition, not a freeze). */
@@ -117,12 +122,12 @@ export class Session {
    */
   async keepAliveNow(): Promise<'alive' | 'gone'> {
     const clock = this.opts.clock;
-    const sentAt = clock.now();
+    const sentAt = clock.monotonic();
     const timeoutMs = this.callTimeoutMs();
     try {
       const ttl = await this.rpc.keepAliveOnce(this.leaseId, timeoutMs);
       if (ttl <= 0) return 'gone';
-      this.lastOkAt = clock.now();
+      this.lastOkAt = clock.monotonic();
       const next = sentAt + ttl * 1000 - this.marginMs;
       if (next > this.deadline && !this.expiredFired) {
         this.deadline = next;
@@ -131,7 +136,8 @@ export class Session {
       return 'alive';
     } catch (err) {
       // a keepalive tries the preferred member, then the others: up to 2 × timeout when genuine
-      if (clock.now() - sentAt <= 2 * timeoutMs + FREEZE_SLACK_MS) this.lastFailureAt = clock.now();
+      if (clock.monotonic() - sentAt <= 2 * timeoutMs + FREEZE_SLACK_MS)
+        this.lastFailureAt = clock.monotonic();
       throw err;
     }
   }
@@ -161,7 +167,7 @@ export class Session {
 
   private async tick(): Promise<void> {
     if (this.stopped || this.expiredFired) return;
-    const t0 = this.opts.clock.now();
+    const t0 = this.opts.clock.monotonic();
     try {
       const r = await this.keepAliveNow();
       if (this.stopped || this.expiredFired) return;
@@ -174,7 +180,7 @@ export class Session {
     } catch (err) {
       if (this.stopped || this.expiredFired) return;
       this.opts.logger.debug(
-        { err: describeError(err), ms: this.opts.clock.now() - t0 },
+        { err: describeError(err), ms: this.opts.clock.monotonic() - t0 },
         'lease keepalive failed',
       );
       if (this.unreachable()) this.hooks?.onUnreachable(err);
@@ -190,10 +196,10 @@ export class Session {
   private armDeadline(): void {
     if (this.stopped || !this.hooks) return;
     if (this.deadlineTimer) this.opts.clock.clearTimeout(this.deadlineTimer);
-    const wait = Math.max(0, this.deadline - this.opts.clock.now());
+    const wait = Math.max(0, this.deadline - this.opts.clock.monotonic());
     this.deadlineTimer = this.opts.clock.setTimeout(() => {
       this.deadlineTimer = null;
-      if (this.opts.clock.now() >= this.deadline) this.fireExpired('deadline');
+      if (this.opts.clock.monotonic() >= this.deadline) this.fireExpired('deadline');
       else this.armDeadline();
     }, wait);
   }
@@ -201,7 +207,7 @@ export class Session {
   /** Called by the coordinator when it finds the deadline passed before our timer fired. */
   checkExpired(): boolean {
     if (this.expiredFired) return true;
-    if (this.opts.clock.now() >= this.deadline) {
+    if (this.opts.clock.monotonic() >= this.deadline) {
       this.fireExpired('deadline');
       return true;
     }

@@ -2,20 +2,21 @@
  * Lag shedding decisions of one worker (pure, clock-free: every time comes in as an argument;
  * docs/CLUSTER.md "Shedding").
  *
- * Fed once a second with the engine's per-job lag (each job's smallest lag of its last 3 checks,
- * so one late check never counts). A job is behind when its lag exceeds min(1 s, 10% of its
- * interval). Overloaded = at least `behindFraction` of the jobs behind. After `windowMs` of
- * continuous overload the worker starts shedding (stops claiming) and asks to shed down to a
- * target rate, estimated from how fast the lag grew over the window: with a FIFO backlog, a worker
- * serving C checks/s while owning D checks/s sees its lag grow by D/C − 1 seconds per second, so
- * C = D / (1 + slope); the target keeps `headroom` × C so that the backlog drains. Every further
- * window still overloaded and not draining (slope > −0.1) sheds again with a new estimate; a
- * draining backlog (lag falling) sheds nothing more.
+ * Whether the worker is overloaded is the OverloadDetector's verdict (src/engine/overload.ts,
+ * the same rule the engine uses for its lag_high / lag_ok events). On each decision point of an
+ * overload episode the worker asks to shed down to `headroom` × its serviceable rate, estimated
+ * as the lower of two readings: the checks/s it actually completed over the window (with one
+ * pending check per endpoint a saturated worker completes what it can serve), and, for a FIFO
+ * backlog, D / (1 + slope) where the lag grows by D/C − 1 seconds per second. A window whose lag
+ * is draining (slope ≤ −0.1) sheds nothing more.
  *
- * Hysteresis: shedding ends only after no job was behind for `recoverWindowMs`; the rate the
- * worker kept after shedding becomes its rate cap (published; claims and moves never take it
+ * Hysteresis: shedding ends with the episode (no job behind for the recovery window); the rate
+ * the worker kept after shedding becomes its rate cap (published; claims and moves never take it
  * above) for `capHoldMs`, so the rebalancer does not hand it back what it just could not serve.
  */
+import { OverloadDetector, type OverloadReading } from '../../engine/overload.js';
+
+export type { LagStat } from '../../engine/overload.js';
 
 export interface ShedTuning {
   /** fraction of owned jobs behind their threshold that counts as overloaded */
@@ -30,11 +31,6 @@ export interface ShedTuning {
   rateCapHoldMs: number;
 }
 
-export interface LagStat {
-  lagMs: number;
-  intervalMs: number;
-}
-
 export interface ShedStep {
   /** shed jobsets until the owned rate is at most this (checks/s); null = shed nothing now */
   targetRate: number | null;
@@ -43,61 +39,57 @@ export interface ShedStep {
   behind: number;
   /** lag growth over the last window, seconds per second (null when no window completed) */
   slope: number | null;
-}
-
-/** The lag above which a job is behind: the smaller of 1 s and 10% of its interval. */
-export function behindThresholdMs(intervalMs: number): number {
-  return Math.min(1000, 0.1 * intervalMs);
+  reading: OverloadReading;
 }
 
 export class ShedController {
   shedding = false;
   /** checks/s this worker takes at most (null: no cap) */
   rateCap: number | null = null;
+  /** the latest reading (overload episode, served rate) */
+  last: OverloadReading | null = null;
   private capUntil = 0;
-  private overloadSince: number | null = null;
-  private lagAtWindowStart = 0;
-  private healthySince: number | null = null;
+  private readonly detector: OverloadDetector;
 
-  constructor(private readonly t: ShedTuning) {}
+  constructor(private readonly t: ShedTuning) {
+    this.detector = new OverloadDetector({
+      behindFraction: t.shedBehindFraction,
+      windowMs: t.shedWindowMs,
+      recoverWindowMs: t.recoverWindowMs,
+    });
+  }
 
-  /** One lag report. `ownRate` = checks/s of the jobsets this worker owns now. */
-  update(stats: ReadonlyMap<string, LagStat>, ownRate: number, now: number): ShedStep {
-    let behind = 0;
-    const lags: number[] = [];
-    for (const s of stats.values()) {
-      if (s.lagMs > behindThresholdMs(s.intervalMs)) behind++;
-      lags.push(s.lagMs);
-    }
-    lags.sort((a, b) => a - b);
-    const median = lags.length === 0 ? 0 : (lags[Math.floor(lags.length / 2)] ?? 0);
-    const overloaded = stats.size > 0 && behind / stats.size >= this.t.shedBehindFraction;
-    if (overloaded) {
-      if (this.overloadSince === null) {
-        this.overloadSince = now;
-        this.lagAtWindowStart = median;
-      }
-      this.healthySince = null;
-    } else {
-      this.overloadSince = null;
-      this.healthySince = behind === 0 ? (this.healthySince ?? now) : null;
-    }
-    const step: ShedStep = { targetRate: null, changed: false, behind, slope: null };
-    if (this.overloadSince !== null && now - this.overloadSince >= this.t.shedWindowMs) {
-      const slope = (median - this.lagAtWindowStart) / Math.max(1, now - this.overloadSince);
-      step.slope = slope;
+  /**
+   * One lag report. `ownRate` = checks/s of the jobsets this worker owns now; `completed` =
+   * checks completed since the previous report (absent: estimate from the lag slope alone).
+   */
+  update(
+    stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>,
+    ownRate: number,
+    now: number,
+    completed?: number,
+  ): ShedStep {
+    const reading = this.detector.update(stats, now, completed);
+    this.last = reading;
+    const step: ShedStep = {
+      targetRate: null,
+      changed: false,
+      behind: reading.behind,
+      slope: reading.slope,
+      reading,
+    };
+    if (reading.decision) {
       if (!this.shedding) {
         this.shedding = true;
         step.changed = true;
       }
-      if (slope > -0.1) step.targetRate = (ownRate / (1 + Math.max(0, slope))) * this.t.shedHeadroom;
-      this.overloadSince = now; // the next decision only after another full window
-      this.lagAtWindowStart = median;
-    } else if (
-      this.shedding &&
-      this.healthySince !== null &&
-      now - this.healthySince >= this.t.recoverWindowMs
-    ) {
+      const slope = reading.slope ?? 0;
+      if (slope > -0.1) {
+        const fromLag = ownRate / (1 + Math.max(0, slope));
+        const served = reading.servedRate ?? Number.POSITIVE_INFINITY;
+        step.targetRate = Math.min(fromLag, served) * this.t.shedHeadroom;
+      }
+    } else if (this.shedding && !reading.overloaded) {
       this.shedding = false;
       step.changed = true;
     }

@@ -44,6 +44,9 @@ export function statusFromMirror(mirror: Mirror, self: string, etcdUp: boolean):
         jobsets: l?.jobsets ?? 0,
         lagP99Ms: w.value.lagP99Ms,
         shedding: w.value.shedding,
+        overloaded: w.value.overloaded,
+        ownedRate: w.value.ownedRate,
+        servedRate: w.value.servedRate,
       };
     })
     .sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -85,7 +88,12 @@ async function withRpc<T>(
 
 /** `watcher status`: workers, admin, jobsets → owner and job count, waiting jobs, per-worker lag. */
 export function readClusterStatus(opts: ClusterToolOptions): Promise<ClusterStatus> {
-  return withRpc(opts, async (rpc, keys) => statusFromMirror(await loadMirror(rpc, keys), '', true));
+  return withRpc(opts, async (rpc, keys) => {
+    const status = statusFromMirror(await loadMirror(rpc, keys), '', true);
+    // An alarm (NOSPACE) makes etcd refuse every write while reads go on: say so.
+    const alarms = await rpc.alarms().catch(() => []);
+    return alarms.length > 0 ? { ...status, etcdAlarms: alarms } : status;
+  });
 }
 
 export interface ApplyResult {

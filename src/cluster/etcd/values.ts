@@ -19,12 +19,45 @@ export interface WorkerValue {
   shedding: boolean;
   /** most checks/s it takes after having shed work (docs/CLUSTER.md "shedding"); null = no limit */
   rateCap: number | null;
+  /** in an overload episode (docs/CLUSTER.md "Falling behind"), since when (epoch ms) */
+  overloaded: boolean;
+  overloadedSince: number | null;
+  /** checks/s its owned jobs demand */
+  ownedRate: number;
+  /** checks/s it completed while overloaded (its measured serviceable rate); null = never measured */
+  servedRate: number | null;
   /**
    * `--on-partition pause`: cut off from etcd, this worker stops running its jobsets at least this
    * many ms before its lease can expire, so a taker catches up only from (expiry seen − this).
    * null (`continue`): it keeps running them (docs/CLUSTER.md "Catch-up").
    */
   pauseMarginMs: number | null;
+}
+
+/**
+ * `scaling`, written by the admin only (fenced, no lease): the current "scaling limit hit"
+ * episode, so that an admin change neither repeats nor loses it.
+ */
+export interface ScalingValue {
+  active: boolean;
+  /** epoch ms the condition began (active) or the episode was resolved (inactive) */
+  since: number;
+  /** what holds: jobs waiting, and/or overloaded workers nobody can relieve */
+  waitingJobs: number;
+  stuckWorkers: string[];
+  by: string;
+}
+
+export function parseScaling(buf: Buffer): ScalingValue | null {
+  const v = parseJson(buf);
+  if (!isObj(v) || typeof v.active !== 'boolean') return null;
+  return {
+    active: v.active,
+    since: num(v.since, 0),
+    waitingJobs: num(v.waitingJobs, 0),
+    stuckWorkers: Array.isArray(v.stuckWorkers) ? v.stuckWorkers.filter((w) => typeof w === 'string') : [],
+    by: typeof v.by === 'string' ? v.by : '',
+  };
 }
 
 /** `jobsets/<jsid>`, written by the admin only. */
@@ -95,6 +128,10 @@ export function parseWorker(buf: Buffer): WorkerValue | null {
     lagP99Ms: typeof v.lagP99Ms === 'number' ? v.lagP99Ms : null,
     shedding: v.shedding === true,
     rateCap: typeof v.rateCap === 'number' && v.rateCap >= 0 ? v.rateCap : null,
+    overloaded: v.overloaded === true,
+    overloadedSince: typeof v.overloadedSince === 'number' ? v.overloadedSince : null,
+    ownedRate: num(v.ownedRate, 0),
+    servedRate: typeof v.servedRate === 'number' && v.servedRate >= 0 ? v.servedRate : null,
     pauseMarginMs: typeof v.pauseMarginMs === 'number' && v.pauseMarginMs >= 0 ? v.pauseMarginMs : null,
   };
 }
