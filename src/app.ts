@@ -4,6 +4,7 @@
  * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
  */
 import { readFile } from 'node:fs/promises';
+import { Counter } from 'prom-client';
 import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
@@ -23,7 +24,10 @@ import { createMetrics } from './metrics.js';
 import { systemClock } from './model/clock.js';
 import type { Logger } from './model/logger.js';
 import { ResultsFile } from './output/results-file.js';
-import { EventStream } from './server/event-stream.js';
+import { ClusterView } from './server/cluster-status.js';
+import { EventRelay } from './server/event-relay.js';
+import { createEventStreams, type EventStream } from './server/event-stream.js';
+import { type HealthDoc, localStatusDoc } from './server/status-doc.js';
 import { startStatusServer } from './server/status-server.js';
 import { createSinkHub, type SelfEventKind } from './sinks/index.js';
 
@@ -48,7 +52,18 @@ export async function startApp(opts: RunOptions): Promise<App> {
   const unrouteWarnings = routeProcessWarnings(logger);
   if (opts.etcd) await routeGrpcLogs(logger);
   const metrics = createMetrics({ cluster: Boolean(opts.etcd) });
-  const events = new EventStream();
+  const eventsDropped = new Counter({
+    name: 'watcher_events_dropped_total',
+    help: 'live events a slow SSE client did not get (it was told to reload), by stream',
+    labelNames: ['stream'],
+    registers: [metrics.registry],
+  });
+  const streams = createEventStreams({
+    selfId: opts.id,
+    redact: (t) => secrets.redact(t),
+    dropped: (stream, n) => eventsDropped.inc({ stream }, n),
+  });
+  const events = streams.local;
   let snapshot: ConfigSnapshot | null = null;
   let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
   let engine: Engine | null = null;
@@ -65,6 +80,44 @@ export async function startApp(opts: RunOptions): Promise<App> {
     return { ready: reasons.length === 0, reasons };
   };
 
+  const localStatus = () =>
+    localStatusDoc(
+      {
+        id: opts.id,
+        address: advertised,
+        watcherVersion: VERSION,
+        health: {
+          ...engineHealth(engine),
+          degraded: localFaults?.degraded ?? false,
+          results_file: resultsFile
+            ? {
+                path: resultsFile.path,
+                ok: resultsFile.error === null,
+                error: resultsFile.error?.code ?? null,
+                dropped: resultsFile.droppedLines,
+              }
+            : null,
+        },
+        cluster: coordinator?.status() ?? null,
+        config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
+        sinks: sinks.stats(),
+        endpoints: engine?.status() ?? [],
+      },
+      clock.now(),
+    );
+  const clusterView = new ClusterView({
+    selfId: opts.id,
+    local: localStatus,
+    cluster: () => coordinator?.status() ?? null,
+    token: opts.httpToken,
+  });
+  const relay = new EventRelay({
+    selfId: opts.id,
+    token: opts.httpToken,
+    peers: () => coordinator?.status().workers ?? [],
+    into: streams.cluster,
+    logger: logger.child({ module: 'relay' }),
+  });
   const server = await startStatusServer({
     host: opts.listen.host,
     port: opts.listen.port,
@@ -72,31 +125,15 @@ export async function startApp(opts: RunOptions): Promise<App> {
     registry: metrics.registry,
     schema: await readFile(SCHEMA_FILE, 'utf8'),
     ready,
-    events,
+    events: streams,
+    onClusterListener: () => relay.wake(),
+    redact: (t) => secrets.redact(t),
     logger,
-    status: () => ({
-      worker: {
-        id: opts.id,
-        version: VERSION,
-        mode: opts.etcd ? 'etcd' : 'standalone',
-        lag_p99_ms: engine?.lagP99(),
-        ...engineHealth(engine),
-        degraded: localFaults?.degraded ?? false,
-        results_file: resultsFile
-          ? {
-              path: resultsFile.path,
-              ok: resultsFile.error === null,
-              error: resultsFile.error?.code ?? null,
-              dropped: resultsFile.droppedLines,
-            }
-          : null,
-      },
-      cluster: coordinator?.status() ?? null,
-      config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
-      sinks: sinks.stats(),
-      endpoints: engine?.status() ?? [],
-    }),
+    status: (scope) => (scope === 'local' ? localStatus() : clusterView.status()),
   });
+  // what peers (cluster view, event relay) and the worker record use to reach this server
+  const advertised = opts.advertise ?? server.address;
+  relay.start();
 
   const sinks = createSinkHub({
     metrics,
@@ -118,7 +155,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       }),
       cluster: opts.cluster,
       workerId: opts.id,
-      address: server.address,
+      address: advertised,
       version: VERSION,
       leaseTtlSec: opts.leaseTtl,
       capacity: opts.capacity,
@@ -148,7 +185,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     });
     coordinator = etcd;
   } else {
-    coordinator = new StandaloneCoordinator(opts.id, server.address, clock, VERSION);
+    coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
   }
 
   const inflight = planInflight(readFdLimit(), opts.threads);
@@ -316,6 +353,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
         localFaults?.close();
         await sinks.close(STOP_GRACE_MS / 4);
         await resultsFile?.close();
+        relay.stop();
         await server.close();
         logger.info({}, 'stopped');
         unrouteWarnings();
@@ -364,13 +402,14 @@ function scalingHitMessage(e: ScalingEvent): string {
 
 let fdWarned = false;
 /**
- * Keep-alive endpoints hold an idle socket per thread besides the in-flight ones: warn once when
- * the limit cannot hold both (checks would then queue, or fail with EMFILE).
+ * Warn once when the fd budget cannot hold one pending check per endpoint plus the idle sockets
+ * keep-alive endpoints keep per thread: then slow targets make the checks queue.
  */
 function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, logger: Logger): void {
   if (fdWarned || plan.limit === null || !Number.isFinite(plan.budget)) return;
+  // worst case: every endpoint's one pending check holds a socket at once (all targets slow)
   const keepalive = s.endpoints.filter((e) => e.keepalive).length;
-  const need = Math.min(s.endpoints.length, plan.perThread * threads) + keepalive * threads;
+  const need = s.endpoints.length + keepalive * threads;
   if (need <= plan.budget) return;
   fdWarned = true;
   logger.warn(
@@ -381,15 +420,27 @@ function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, 
       endpoints: s.endpoints.length,
       keepalive,
     },
-    'file descriptor limit is short for these endpoints: checks will queue; raise the nofile limit (docs/OPERATIONS.md)',
+    'file descriptor limit is short for these endpoints: when many targets are slow, checks will queue (and run late) instead of failing; raise the nofile limit (docs/OPERATIONS.md)',
   );
 }
 
-/** The engine's overload view for /api/v1/status. */
-function engineHealth(engine: Engine | null) {
-  if (!engine) return {};
-  const r = engine.overloadReading();
+/** The engine's health for /api/v1/status. */
+function engineHealth(engine: Engine | null): Omit<HealthDoc, 'degraded' | 'results_file'> {
+  const r = engine?.overloadReading();
+  if (!engine)
+    return {
+      lag_p99_ms: null,
+      overloaded: false,
+      overloaded_since: null,
+      behind_jobs: 0,
+      served_rate: null,
+      coverage: 1,
+      checks_pending: 0,
+      checks_run: 0,
+      checks_skipped: {},
+    };
   return {
+    lag_p99_ms: engine.lagP99(),
     overloaded: r?.overloaded ?? false,
     overloaded_since: engine.overloadedSince(),
     behind_jobs: r?.behind ?? 0,

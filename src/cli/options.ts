@@ -17,6 +17,8 @@ export interface RunOptions {
   cluster: string;
   id: string;
   listen: { host: string; port: number };
+  /** HOST:PORT peers reach this worker's status server at (null: the --listen address) */
+  advertise: string | null;
   httpToken: string | null;
   threads: number;
   leaseTtl: number;
@@ -50,6 +52,10 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
   cluster: { type: 'string', help: 'key prefix; several clusters can share one etcd', default: 'default' },
   id: { type: 'string', help: 'worker id, unique among live workers [hostname-pid]' },
   listen: { type: 'string', help: 'status server HOST:PORT', default: '127.0.0.1:9464' },
+  advertise: {
+    type: 'string',
+    help: 'HOST:PORT other workers reach the status server at (needed when --listen is 0.0.0.0) [the --listen address]',
+  },
   'http-token': { type: 'string', help: 'require Authorization: Bearer TOKEN for API and dashboard' },
   threads: { type: 'string', help: 'check worker threads [cores]' },
   'lease-ttl': { type: 'string', help: 'liveness lease in seconds (min 2)', default: '5' },
@@ -119,6 +125,14 @@ export function parseListen(v: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
+function parseAdvertise(v: string | undefined): string | null {
+  if (v === undefined) return null;
+  const { host, port } = parseListen(v);
+  if (host === '0.0.0.0' || host === '::' || port === 0)
+    throw new UsageError(`--advertise must name an address peers can reach, got '${v}'`);
+  return v.trim();
+}
+
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOptions | 'help' {
   const { values: v, positionals, help } = resolveFlags(argv, env, RUN_FLAGS);
   if (help) return 'help';
@@ -164,6 +178,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     cluster,
     id,
     listen: parseListen(s('listen') ?? '127.0.0.1:9464'),
+    advertise: parseAdvertise(s('advertise')),
     httpToken: s('http-token') ?? null,
     threads: int('threads', s('threads'), 1) ?? Math.max(1, availableParallelism()),
     leaseTtl: int('lease-ttl', s('lease-ttl'), 2) ?? 5,

@@ -34,6 +34,8 @@ export interface JobsetInfo {
   id: string;
   owner: string | null;
   jobs: number;
+  /** names of its jobs (the cluster status API lists endpoints whose owner did not answer) */
+  names: string[];
 }
 
 /** Whether etcd accepts the admin's writes (`refused` with cause and remedy while it does not). */

@@ -53,7 +53,35 @@ export interface EndpointStatus {
   next_due: number | null;
   /** slots of this endpoint not run while owned here (overlap, behind, no lease) */
   skipped_slots: number;
+  depends_on: string[];
   last: CheckResult | null;
+  /** latency of the last HISTORY_SIZE checks run here, oldest first; null = the check failed */
+  history_ms: Array<number | null>;
+}
+
+/** Results kept per endpoint for the dashboard's sparkline (memory: 4 bytes each). */
+export const HISTORY_SIZE = 30;
+
+/** The last HISTORY_SIZE latencies of one endpoint (NaN = failed), in a fixed ring. */
+class LatencyRing {
+  private readonly ms = new Float32Array(HISTORY_SIZE);
+  private next = 0;
+  private count = 0;
+
+  add(ms: number): void {
+    this.ms[this.next] = ms;
+    this.next = (this.next + 1) % HISTORY_SIZE;
+    if (this.count < HISTORY_SIZE) this.count++;
+  }
+
+  list(): Array<number | null> {
+    const out: Array<number | null> = [];
+    for (let i = this.count; i > 0; i--) {
+      const v = this.ms[(this.next - i + HISTORY_SIZE) % HISTORY_SIZE]!;
+      out.push(Number.isNaN(v) ? null : Math.round(v * 10) / 10);
+    }
+    return out;
+  }
 }
 
 interface Job {
@@ -62,6 +90,7 @@ interface Job {
   last: CheckResult | null;
   suppressed: boolean;
   skipped: number;
+  history: LatencyRing;
 }
 
 export class Engine {
@@ -146,6 +175,7 @@ export class Engine {
         last: prev?.last ?? null,
         suppressed: prev?.suppressed ?? false,
         skipped: prev?.skipped ?? 0,
+        history: prev?.history ?? new LatencyRing(),
       });
       this.alerts.configure(name, { policy: o.endpoint.alert, dependsOn: o.endpoint.dependsOn });
       if (!prev) added.push(name);
@@ -225,6 +255,7 @@ export class Engine {
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
     job.last = r;
+    job.history.add(r.ok ? r.duration_ms : Number.NaN);
     // Lag windows age on the monotonic clock: a wall-clock step neither empties nor freezes them.
     this.lag.record(r.endpoint, r.started_at - r.scheduled_at, this.deps.clock.monotonic());
     this.deps.outputs.result(r, job.endpoint);
@@ -324,7 +355,9 @@ export class Engine {
         since: st?.since ?? 0,
         next_due: this.scheduler.nextDueOf(name) ?? null,
         skipped_slots: job.skipped,
+        depends_on: job.endpoint.dependsOn,
         last: job.last,
+        history_ms: job.history.list(),
       });
     }
     return out;

@@ -1,20 +1,27 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../model/logger.js';
+import { Access, loginPage } from './access.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { EventStream } from './event-stream.js';
+import type { Scope } from './status-doc.js';
 
 export interface ServerDeps {
   host: string;
   port: number;
-  /** when set, /api/* and / require `Authorization: Bearer <token>` (or `?token=` for the browser's EventSource) */
+  /** when set, /api/* and / require `Authorization: Bearer <token>` or the login form's cookie */
   token: string | null;
   registry: Registry;
   ready(): { ready: boolean; reasons: string[] };
-  status(): unknown;
-  events: EventStream;
+  /** the status document of this worker (local) or of the whole cluster */
+  status(scope: Scope): unknown | Promise<unknown>;
+  /** `local`: this worker's events (what peers relay); `cluster`: local + relayed peers' */
+  events: { local: EventStream; cluster: EventStream };
+  /** a client attached to the cluster stream */
+  onClusterListener?(): void;
+  /** applied to every JSON answer (secret redaction) */
+  redact?(text: string): string;
   logger: Logger;
   /** the endpoint-file JSON Schema served at SCHEMA_PATH (text as published) */
   schema?: string;
@@ -30,29 +37,61 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
+const LOGIN_BODY_LIMIT = 4096;
+
 function send(
   res: ServerResponse,
   code: number,
   body: string,
   type = 'application/json; charset=utf-8',
+  headers: Record<string, string> = {},
 ): void {
-  res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
 
-function authorized(req: IncomingMessage, url: URL, token: string | null): boolean {
-  if (!token) return true;
-  const header = req.headers.authorization ?? '';
-  const given = header.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+function scopeOf(url: URL): Scope | null {
+  const s = url.searchParams.get('scope') ?? 'cluster';
+  return s === 'local' || s === 'cluster' ? s : null;
 }
 
-/** Health, readiness, Prometheus metrics, JSON status, SSE events and the dashboard. */
+function wantsHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
+function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
+  return new Promise((resolve) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+      if (body.length > LOGIN_BODY_LIMIT) {
+        resolve(null);
+        req.destroy();
+      }
+    });
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', () => resolve(null));
+  });
+}
+
+/** Health, readiness, Prometheus metrics, JSON status, SSE events, login and the dashboard. */
 export async function startStatusServer(deps: ServerDeps): Promise<StatusServer> {
-  const server = createServer((req, res) => {
+  const access = new Access(deps.token);
+  const redact = deps.redact ?? ((t: string) => t);
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'POST' && url.pathname === '/login') {
+      const form = await readForm(req);
+      const cookie = form ? access.login(form.get('token') ?? '') : null;
+      if (cookie) send(res, 303, '', 'text/plain', { location: '/', 'set-cookie': cookie });
+      else send(res, 401, loginPage(true), 'text/html; charset=utf-8');
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/logout') {
+      send(res, 303, '', 'text/plain', { location: '/login', 'set-cookie': access.logoutCookie() });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, JSON.stringify({ error: 'method not allowed' }));
       return;
@@ -85,26 +124,57 @@ export async function startStatusServer(deps: ServerDeps): Promise<StatusServer>
         });
         res.end(deps.schema);
         return;
+      case '/login':
+        if (access.allows(req)) send(res, 303, '', 'text/plain', { location: '/' });
+        else send(res, 200, loginPage(false), 'text/html; charset=utf-8');
+        return;
     }
-    if (!authorized(req, url, deps.token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      send(res, 401, JSON.stringify({ error: 'unauthorized' }));
+    if (!access.allows(req)) {
+      if (wantsHtml(req) && (url.pathname === '/' || url.pathname === '/index.html')) {
+        send(res, 401, loginPage(false), 'text/html; charset=utf-8');
+        return;
+      }
+      send(res, 401, JSON.stringify({ error: 'unauthorized' }), undefined, { 'www-authenticate': 'Bearer' });
       return;
     }
     switch (url.pathname) {
       case '/':
       case '/index.html':
-        send(res, 200, DASHBOARD_HTML, 'text/html; charset=utf-8');
+        send(res, 200, DASHBOARD_HTML, 'text/html; charset=utf-8', {
+          'content-security-policy':
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'",
+        });
         return;
-      case '/api/v1/status':
-        send(res, 200, JSON.stringify(deps.status()));
+      case '/api/v1/status': {
+        const scope = scopeOf(url);
+        if (!scope) {
+          send(res, 400, JSON.stringify({ error: 'scope must be local or cluster', code: 'API_BAD_SCOPE' }));
+          return;
+        }
+        const doc = await deps.status(scope);
+        send(res, 200, redact(JSON.stringify(doc)));
         return;
-      case '/api/v1/events':
-        deps.events.attach(res);
+      }
+      case '/api/v1/events': {
+        const scope = scopeOf(url);
+        if (!scope) {
+          send(res, 400, JSON.stringify({ error: 'scope must be local or cluster', code: 'API_BAD_SCOPE' }));
+          return;
+        }
+        deps.events[scope].attach(res, req.headers['last-event-id'] as string | undefined);
+        if (scope === 'cluster') deps.onClusterListener?.();
         return;
+      }
       default:
         send(res, 404, JSON.stringify({ error: 'not found' }));
     }
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      deps.logger.error({ err: (err as Error).message, path: req.url }, 'status server request failed');
+      if (!res.headersSent) send(res, 500, JSON.stringify({ error: 'internal error' }));
+      else res.end();
+    });
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -121,7 +191,8 @@ export async function startStatusServer(deps: ServerDeps): Promise<StatusServer>
     port: addr.port,
     close: () =>
       new Promise<void>((resolve) => {
-        deps.events.close();
+        deps.events.local.close();
+        deps.events.cluster.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -42,6 +42,16 @@ describe('watcher run options', () => {
     expect(() => parse(argv)).toThrow(message);
   });
 
+  it('--advertise names the address peers reach; a wildcard is refused', () => {
+    expect(parse([]).advertise).toBeNull();
+    expect(parse(['--listen', '0.0.0.0:9464', '--advertise', '10.0.0.7:9464']).advertise).toBe(
+      '10.0.0.7:9464',
+    );
+    expect(parse([], { WATCHER_ADVERTISE: 'w1.internal:9464' }).advertise).toBe('w1.internal:9464');
+    expect(() => parse(['--advertise', '0.0.0.0:9464'])).toThrow(/peers can reach/);
+    expect(() => parse(['--advertise', 'nohost'])).toThrow(/HOST:PORT/);
+  });
+
   it('parses listen addresses', () => {
     expect(parseListen('0.0.0.0:80')).toEqual({ host: '0.0.0.0', port: 80 });
     expect(parseListen('[::1]:9464')).toEqual({ host: '::1', port: 9464 });

@@ -40,7 +40,7 @@ interface WorkerRecord {
 }
 
 async function workerRecord(w: BalanceWorker, id: string): Promise<WorkerRecord | undefined> {
-  const st = (await w.http('/api/v1/status')).json<{ cluster: { workers: WorkerRecord[] } }>();
+  const st = (await w.http('/api/v1/status?scope=local')).json<{ cluster: { workers: WorkerRecord[] } }>();
   return st.cluster.workers.find((x) => x.id === id);
 }
 

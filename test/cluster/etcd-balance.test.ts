@@ -129,4 +129,33 @@ describe('rebalance', () => {
     await waitFor(() => a.jobs().size === 8, { timeoutMs: 3000, message: 'a claims again' });
     expect(before).toBeLessThan(8);
   });
+
+  it('a worker whose own faults dominate sheds half its work per window to a healthy worker and takes nothing meanwhile', async () => {
+    const desired = snapshot(names(8)); // 8 jobsets of 1 job
+    const tuning = { shedWindowMs: 300, rebalance: false };
+    const a = worker('d1', 'localfaults', () => desired, { tuning });
+    await a.coord.start();
+    await waitFor(() => a.jobs().size === 8, { timeoutMs: 5000, message: 'a owns everything' });
+    const b = worker('d2', 'localfaults', () => desired, { tuning });
+    await b.coord.start();
+    a.coord.setLocallyDegraded(true);
+    const healthy = () => new Map([...a.jobs().keys()].map((n) => [n, { lagMs: 1, intervalMs: 1000 }]));
+    await waitFor(
+      () => {
+        a.coord.reportLag(healthy(), 8);
+        return b.jobs().size >= 6;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'b took most of the work' },
+    );
+    await waitFor(() => b.coord.status().workers.find((w) => w.id === 'd1')?.shedding === true, {
+      timeoutMs: 3000,
+      message: 'a published shedding while degraded',
+    });
+    expect(a.jobs().size + b.jobs().size).toBe(8);
+    a.coord.setLocallyDegraded(false);
+    await waitFor(() => b.coord.status().workers.find((w) => w.id === 'd1')?.shedding === false, {
+      timeoutMs: 5000,
+      message: 'a no longer shedding',
+    });
+  });
 });

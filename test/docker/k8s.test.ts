@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseFile } from '../../src/config/index.js';
 import { createMetrics } from '../../src/metrics.js';
 import { silentLogger } from '../../src/model/logger.js';
-import { EventStream } from '../../src/server/event-stream.js';
+import { createEventStreams } from '../../src/server/event-stream.js';
 import { startStatusServer } from '../../src/server/status-server.js';
 
 const DIR = join(import.meta.dirname, '../../docker/k8s');
@@ -120,7 +120,7 @@ describe('docker/k8s manifests', () => {
       registry: createMetrics({ defaultMetrics: false }).registry,
       ready: () => ({ ready, reasons: ready ? [] : ['config not loaded'] }),
       status: () => ({}),
-      events: new EventStream(),
+      events: createEventStreams({ selfId: 'k8s-test' }),
       logger: silentLogger,
     });
     try {

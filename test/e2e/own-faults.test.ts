@@ -86,7 +86,49 @@ const metric = (text: string, name: string): number =>
     .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
 
 describe('the worker’s own faults (real processes)', () => {
-  it('EMFILE under a low `ulimit -n`: no DOWN alert for healthy targets, one worker_degraded', async () => {
+  it('a low `ulimit -n`: checks queue within the fd budget instead of failing, no DOWN, the shortage is logged', async () => {
+    const dir = tempDir('fdbudget');
+    // Answers after 800 ms: 300 checks a second would keep ~240 sockets open, far above the limit.
+    const slow = createServer((_req, res) => {
+      setTimeout(() => res.end('{"status":"ok"}'), 800).unref();
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    slowServers.push(slow);
+    endpointsFile(dir, 300, [], `127.0.0.1:${(slow.address() as AddressInfo).port}`);
+    const w = await spawnWorker({
+      id: 'fdbudget',
+      etcd: [],
+      endpointsDir: dir,
+      extraArgs: ['--threads', '1'],
+      wrap: ['prlimit', '--nofile=120', '--'],
+      logLevel: 'info',
+    });
+    await w.waitReady(15_000, '/readyz');
+    const sized = await w.waitForLog(
+      (r) => r.msg === 'check concurrency sized from the file descriptor limit',
+      5000,
+    );
+    expect(sized.fdLimit).toBe(120);
+    expect(Number(sized.checksInFlightPerThread) * 1).toBeLessThan(120);
+    await w.waitForLog((r) => String(r.msg).startsWith('file descriptor limit is short'), 5000);
+    // several failure thresholds' worth of slots: the checks queue (and are late), none fails locally
+    const from = Date.now();
+    await waitFor(
+      async () =>
+        metric((await w.http('/metrics')).body, 'watcher_checks_total') > 300 && Date.now() - from > 5000,
+      {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+        message: 'checks completed',
+      },
+    );
+    const body = (await w.http('/metrics')).body;
+    expect(metric(body, 'watcher_checks_local_errors_total')).toBe(0);
+    expect(alerts().filter((b) => b.includes('DOWN'))).toEqual([]);
+    expect(selfEvents('worker_degraded')).toEqual([]);
+  }, 60_000);
+
+  it('EMFILE past the fd budget (test hook): no DOWN alert for healthy targets, one worker_degraded', async () => {
     const dir = tempDir('emfile');
     // Answers after 800 ms: 300 checks a second keep ~240 sockets open, far above the limit.
     const slow = createServer((_req, res) => {
@@ -102,6 +144,8 @@ describe('the worker’s own faults (real processes)', () => {
       extraArgs: ['--threads', '1'],
       wrap: ['prlimit', '--nofile=120', '--'],
       logLevel: 'info',
+      // 1,000 checks at once per thread instead of the fd budget: the checks run out of descriptors
+      env: { WATCHER_TEST_HOOKS: '1', WATCHER_TEST_CHECK_SLOTS: '1000' },
     });
     await w.waitReady(15_000, '/readyz');
     const degraded = await waitFor(() => selfEvents('worker_degraded')[0], {

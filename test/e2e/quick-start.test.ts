@@ -122,9 +122,12 @@ describe('docs/OPERATIONS.md quick start', () => {
           },
           { timeoutMs: 75_000, intervalMs: 1000, message: 'every example endpoint UP on the cluster' },
         );
-      } else if (raw.startsWith('for p in')) {
+      } else if (raw.startsWith('curl -s')) {
         const shown = out.stdout.trim().split('\n').sort();
-        expect(shown).toEqual(expected.map((n) => `UP ${n}`).sort());
+        expect(shown.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(
+          expected.map((n) => `UP ${n}`).sort(),
+        );
+        for (const l of shown) expect(l).toMatch(/ w[123]$/);
       } else if (raw.includes('main.js status')) {
         for (const w of ['w1', 'w2', 'w3']) expect(out.stdout).toContain(w);
       } else if (raw.startsWith('cluster/fault.sh status')) {

@@ -202,6 +202,7 @@ export class EtcdCoordinator implements Coordinator {
   private lagP99Ms: number | null = null;
   /** set by the engine while local faults dominate its results: no claims (like an overloaded worker) */
   private locallyDegraded = false;
+  private lastLocalShedAt = Number.NEGATIVE_INFINITY;
   /** set while etcd refuses the admin's writes (NOSPACE...) */
   private writeState: EtcdWriteState | null = null;
   private shed!: ShedController;
@@ -380,6 +381,8 @@ export class EtcdCoordinator implements Coordinator {
   setLocallyDegraded(degraded: boolean): void {
     if (this.locallyDegraded === degraded) return;
     this.locallyDegraded = degraded;
+    this.lastPublishAt = 0;
+    this.schedulePublish();
     this.log.warn(
       { degraded },
       degraded ? 'local faults dominate: not claiming' : 'local faults gone: claiming again',
@@ -398,6 +401,7 @@ export class EtcdCoordinator implements Coordinator {
     const now = this.clock.monotonic();
     const mine = this.myLoad();
     const step = this.shed.update(stats, mine.rate, now, completed);
+    this.shedForLocalFaults(mine.rate, now);
     this.noteServedRate(step.reading.overloaded ? step.reading.servedRate : null, now);
     if (step.changed) {
       if (this.shed.shedding && !wasShedding) {
@@ -416,6 +420,19 @@ export class EtcdCoordinator implements Coordinator {
       this.scheduleReact();
     }
     if (step.targetRate !== null) void this.shedDownTo(step.targetRate, mine.rate, step.slope);
+  }
+
+  /**
+   * While local faults (EMFILE, a dying thread...) are most of this worker's results, its checks
+   * are not worth much where they are: every shed window it releases half of what it owns to
+   * workers with room, as an overloaded worker does (and publishes `shedding`, so nothing is
+   * moved to it meanwhile).
+   */
+  private shedForLocalFaults(ownRate: number, now: number): void {
+    if (!this.locallyDegraded || this.owned.size === 0) return;
+    if (now - this.lastLocalShedAt < this.tuning.shedWindowMs) return;
+    this.lastLocalShedAt = now;
+    void this.shedDownTo(ownRate / 2, ownRate, null);
   }
 
   /** When the current overload episode began, as wall time (the admin compares it with its own clock). */
@@ -563,7 +580,7 @@ export class EtcdCoordinator implements Coordinator {
       jobs: this.jobsetOfJob.size,
       jobsets: this.owned.size,
       lagP99Ms: this.lagP99Ms,
-      shedding: this.shed.shedding,
+      shedding: this.shed.shedding || this.locallyDegraded,
       rateCap: this.shed.rateCap,
       overloaded: this.shed.shedding,
       overloadedSince: this.overloadedSinceWall(),

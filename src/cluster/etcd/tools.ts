@@ -51,7 +51,12 @@ export function statusFromMirror(mirror: Mirror, self: string, etcdUp: boolean):
     })
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   const jobsets = [...mirror.jobsets.values()]
-    .map((j) => ({ id: j.id, owner: mirror.owners.get(j.id)?.value.owner ?? null, jobs: j.count }))
+    .map((j) => ({
+      id: j.id,
+      owner: mirror.owners.get(j.id)?.value.owner ?? null,
+      jobs: j.count,
+      names: Object.keys(j.value.jobs),
+    }))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   return {
     mode: 'etcd',
