@@ -149,6 +149,7 @@ describe('docker/compose.yaml', () => {
       ])
         expect(env[v], `${name} ${v}`).toBe(`\${${v}:-}`);
       expect(env.WATCHER_ID).toBe(name);
+      expect(env.WATCHER_ADVERTISE).toBe(`${name}:9464`); // a wildcard --listen is not reachable
       expect(env.WATCHER_LISTEN).toBe('0.0.0.0:9464');
     }
   });

@@ -58,6 +58,8 @@ describe('docker/k8s manifests', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(env.WATCHER_ETCD).toMatch(/^http:\/\/etcd-0\.etcd:2379,/);
     expect(env.WATCHER_ID).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    expect(env.POD_IP).toEqual({ fieldRef: { fieldPath: 'status.podIP' } });
+    expect(env.WATCHER_ADVERTISE).toBe(`$(POD_IP):${listenPort}`); // peers cannot reach 0.0.0.0
   });
 
   it('Deployment: preStop, a grace period longer than preStop + the worker’s bounded stop, resources', () => {
