@@ -5,7 +5,8 @@
 #   WATCHER_CLUSTER_DIR   state folder [<repo>/.tmp/cluster]: data/, logs/, run/ (pid files, ...)
 #   ETCD_BASE_PORT        member i (1-based) listens for clients on BASE+i, peers on BASE+10+i [23790]
 #   ETCD_BIN, ETCDCTL_BIN [/usr/bin/etcd, /usr/bin/etcdctl]
-#   WORKER_BASE_PORT      worker wI's status server listens on BASE+I-1 [9465]
+#   WORKER_BASE_PORT      worker wI's status server listens on BASE+I-1 [9464: w1 on the address
+#                         endpoints.d/local.yml checks, like a standalone `npm start`]
 #   WATCHER_CMD           command that starts a worker [node <repo>/dist/cli/main.js]
 
 set -euo pipefail
@@ -18,7 +19,7 @@ DATA="$STATE/data"
 ETCD_BASE_PORT="${ETCD_BASE_PORT:-23790}"
 ETCD_BIN="${ETCD_BIN:-/usr/bin/etcd}"
 ETCDCTL_BIN="${ETCDCTL_BIN:-/usr/bin/etcdctl}"
-WORKER_BASE_PORT="${WORKER_BASE_PORT:-9465}"
+WORKER_BASE_PORT="${WORKER_BASE_PORT:-9464}"
 WATCHER_CMD="${WATCHER_CMD:-node $ROOT/dist/cli/main.js}"
 NODE_BIN="${NODE_BIN:-node}"
 
@@ -116,6 +117,7 @@ etcd_start_member() {
     --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
     --initial-cluster "$initial" --initial-cluster-state "$state" \
     --initial-cluster-token watcher-local --unsafe-no-fsync --logger zap --log-outputs stderr \
+    --grpc-keepalive-min-time 2s --auto-compaction-mode periodic --auto-compaction-retention 1h \
     >>"$LOGS/etcd-$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/etcd-$name.pid"
   log "etcd $name pid $! client http://127.0.0.1:$cport (log $LOGS/etcd-$name.log)"

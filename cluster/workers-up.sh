@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start N workers w1..wN (`watcher run --etcd ...`) against the cluster of etcd-up.sh. Each worker
 # reaches etcd through its own TCP proxy (cluster/tcp-proxy.mjs) so fault.sh can cut it alone.
-# Worker wI serves its status on 127.0.0.1:(WORKER_BASE_PORT+I-1) = 9465, 9466, ...
+# Worker wI serves its status on 127.0.0.1:(WORKER_BASE_PORT+I-1) = 9464, 9465, ...
 # Already-running workers are left alone, so `workers-up.sh 5` after `workers-up.sh 3` adds w4, w5.
 #
 #   cluster/workers-up.sh N [--endpoints-dir DIR] [--lease-ttl S] [-- EXTRA WATCHER ARGS...]

@@ -3,7 +3,7 @@
  * a module it does not own. Startup order: logger -> metrics -> status server -> coordinator ->
  * pool -> engine -> config watcher. Shutdown is the reverse, each step bounded.
  */
-
+import { readFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
 import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
@@ -12,13 +12,14 @@ import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coord
 import type { EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
+import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { LocalFaultMonitor } from './engine/local-faults.js';
 import { createEngineObserver } from './engine/observer.js';
 import { heapFlags } from './heap-tuning.js';
-import { createLogger, createSecretRegistry } from './logging.js';
+import { createLogger, createSecretRegistry, routeGrpcLogs, routeProcessWarnings } from './logging.js';
 import { createMetrics, retainCertExpiry } from './metrics.js';
 import { systemClock } from './model/clock.js';
 import type { Logger } from './model/logger.js';
@@ -47,7 +48,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
   secrets.add(opts.etcdPassword);
   secrets.add(opts.httpToken);
   const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
-  const metrics = createMetrics();
+  // every stdout/stderr line is JSON: library diagnostics go through the logger too
+  const unrouteWarnings = routeProcessWarnings(logger);
+  if (opts.etcd) await routeGrpcLogs(logger);
+  const metrics = createMetrics({ cluster: Boolean(opts.etcd) });
   const eventsDropped = new Counter({
     name: 'watcher_events_dropped_total',
     help: 'live events a slow SSE client did not get (it was told to reload), by stream',
@@ -120,6 +124,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     port: opts.listen.port,
     token: opts.httpToken,
     registry: metrics.registry,
+    schema: await readFile(SCHEMA_FILE, 'utf8'),
     ready,
     events: streams,
     onClusterListener: () => relay.wake(),
@@ -254,6 +259,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   coordinator.onOwnedChange((owned) => {
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
+    metrics.retainEndpoints(new Set(owned.keys()));
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();
@@ -354,6 +360,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
         relay.stop();
         await server.close();
         logger.info({}, 'stopped');
+        unrouteWarnings();
       })();
       return stopping;
     },

@@ -3,6 +3,7 @@
  * the serialised line, so that no code path (error messages, nested objects, library errors)
  * can leak a value that came from `${VAR}` expansion or a credential flag.
  */
+import { format } from 'node:util';
 import { pino } from 'pino';
 import type { Logger } from './model/logger.js';
 
@@ -76,4 +77,43 @@ export function createLogger(opts: {
     },
     dest as pino.DestinationStream,
   ) as unknown as Logger;
+}
+
+/**
+ * Node process warnings (the AWS SDK's multi-line `NodeVersionSupportWarning`, deprecations)
+ * become one JSON `warn` line each instead of Node's plain-text stderr output. Returns undo.
+ */
+export function routeProcessWarnings(logger: Logger): () => void {
+  const previous = process.listeners('warning');
+  process.removeAllListeners('warning');
+  const onWarning = (w: Error & { code?: string }) => {
+    logger.warn({ module: 'node', warning: w.name, code: w.code }, w.message);
+  };
+  process.on('warning', onWarning);
+  return () => {
+    process.off('warning', onWarning);
+    for (const l of previous) process.on('warning', l);
+  };
+}
+
+/** The part of @grpc/grpc-js's logging surface used here (setLogger takes a Partial<Console>). */
+interface GrpcLogging {
+  setLogger(logger: Partial<Console>): void;
+}
+
+/**
+ * gRPC's own diagnostics (grpc-js writes them as plain text with console.error: "Connection to
+ * ... rejected by server because of excess pings", reconnect errors) go through the logger as
+ * JSON: its errors as `warn` (the client recovers from each by itself), the rest as `debug`.
+ * Loaded lazily: only cluster mode has gRPC.
+ */
+export async function routeGrpcLogs(logger: Logger, grpc?: GrpcLogging): Promise<void> {
+  const lib: GrpcLogging = grpc ?? (await import('@grpc/grpc-js'));
+  const log = logger.child({ module: 'grpc' });
+  const line = (args: unknown[]) => format(...args).trim();
+  lib.setLogger({
+    error: (...args: unknown[]) => log.warn({}, line(args)),
+    info: (...args: unknown[]) => log.debug({}, line(args)),
+    debug: (...args: unknown[]) => log.debug({}, line(args)),
+  });
 }

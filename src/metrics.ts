@@ -9,6 +9,16 @@ import type { CheckResult } from './model/result.js';
  */
 export class WatcherRegistry extends Registry {
   private defaultLabels = false;
+  private owned: ReadonlySet<string> | null = null;
+
+  /**
+   * Keeps only the series of endpoints in `owned` (see `retainEndpoints`), now and before every
+   * scrape: a check that was in flight when its endpoint moved away cannot bring a series back.
+   */
+  retainEndpoints(owned: ReadonlySet<string>): void {
+    this.owned = owned;
+    retainEndpoints(this, owned);
+  }
 
   override setDefaultLabels(labels: object): void {
     this.defaultLabels = Object.keys(labels).length > 0;
@@ -16,6 +26,7 @@ export class WatcherRegistry extends Registry {
   }
 
   override async metrics(): Promise<string> {
+    if (this.owned) retainEndpoints(this, this.owned);
     if (this.defaultLabels || this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return super.metrics();
     const parts = await Promise.all(
       this.getMetricsAsArray().map((m) => {
@@ -67,15 +78,42 @@ function renderPlain(m: {
 }
 
 /**
+ * prom-client's default metrics that are gauges named `*_total` (promtool: "non-counter metrics
+ * should not have _total suffix"); each is the sum of the per-type gauge of the same name without
+ * the suffix (`nodejs_active_handles{type}`, ...), so nothing is lost by leaving them out.
+ */
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** The label that ties a series to one endpoint: its series go when the worker stops owning it. */
+const ENDPOINT_LABEL = 'endpoint';
+
+/**
  * Every Prometheus metric of SPEC.md, on one registry created by the composition root.
  * Modules receive this object (or the few metrics they need); none creates metrics of its own.
+ *
+ * `cluster: false` (standalone) leaves the cluster metrics out of the registry: the objects exist
+ * (modules may set them) but are not exported, so `watcher_etcd_up == 0` or "no spare capacity"
+ * alerts cannot fire for a standalone worker. A new cluster-only metric registers on `c`.
  */
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+export function createMetrics(opts: { defaultMetrics?: boolean; cluster?: boolean } = {}) {
   const registry = new WatcherRegistry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  }
   const r = [registry];
+  const c = opts.cluster === false ? [] : r;
   return {
     registry,
+    /**
+     * Removes every series labelled with an endpoint not in `owned` (all metrics with an
+     * `endpoint` label, including ones added later): call it whenever the owned set changes.
+     */
+    retainEndpoints: (owned: ReadonlySet<string>): void => registry.retainEndpoints(owned),
     checksTotal: new Counter({
       name: 'watcher_checks_total',
       help: 'Checks run, by endpoint and result (success|failure)',
@@ -98,22 +136,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     jobsetsOwned: new Gauge({
       name: 'watcher_jobsets_owned',
       help: 'Jobsets this worker owns',
-      registers: r,
+      registers: c,
     }),
     jobsWaiting: new Gauge({
       name: 'watcher_jobs_waiting',
       help: 'Jobs in the cluster waiting queue (no worker has room)',
-      registers: r,
+      registers: c,
     }),
     spareCapacity: new Gauge({
       name: 'watcher_cluster_spare_capacity',
       help: 'Jobs the live workers could still take (sum of capacity - owned; -1 = unbounded)',
-      registers: r,
+      registers: c,
     }),
     workersNeeded: new Gauge({
       name: 'watcher_cluster_workers_needed',
       help: 'Workers the cluster needs: ceil(demanded checks/s / mean serviceable rate per worker) (docs/CLUSTER.md)',
-      registers: r,
+      registers: c,
     }),
     checksSkipped: new Counter({
       name: 'watcher_checks_skipped_total',
@@ -157,15 +195,15 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     etcdUp: new Gauge({
       name: 'watcher_etcd_up',
       help: '1 while etcd is reachable and the lease is held',
-      registers: r,
+      registers: c,
     }),
     claimsTotal: new Counter({
       name: 'watcher_claims_total',
       help: 'Jobset claim attempts by outcome (won|lost|error)',
       labelNames: ['outcome'] as const,
-      registers: r,
+      registers: c,
     }),
-    isAdmin: new Gauge({ name: 'watcher_is_admin', help: '1 on the elected admin worker', registers: r }),
+    isAdmin: new Gauge({ name: 'watcher_is_admin', help: '1 on the elected admin worker', registers: c }),
     checksLocalErrors: new Counter({
       name: 'watcher_checks_local_errors_total',
       help: 'Checks the worker itself could not carry out (not a target failure), by code (EMFILE, ...)',
@@ -180,13 +218,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     peerRevocations: new Counter({
       name: 'watcher_peer_revocations_total',
       help: 'Leases of peers this worker saw die (stream dropped, port refusing) and revoked after releasing their jobsets',
-      registers: r,
+      registers: c,
     }),
     etcdWriteErrors: new Counter({
       name: 'watcher_etcd_write_errors_total',
       help: 'etcd writes refused by etcd itself (e.g. NOSPACE), by cause',
       labelNames: ['cause'] as const,
-      registers: r,
+      registers: c,
     }),
     ...probeMetrics(r),
   };
@@ -246,6 +284,19 @@ export function observeProbeResult(m: Metrics, r: CheckResult): void {
   }
 }
 
+/** Series of endpoints outside `owned`, removed from every metric that has an `endpoint` label. */
+export function retainEndpoints(registry: Registry, owned: ReadonlySet<string>): void {
+  for (const metric of registry.getMetricsAsArray()) {
+    const m = metric as unknown as LabelledMetric;
+    if (!m.labelNames?.includes(ENDPOINT_LABEL) || !m.hashMap) continue;
+    for (const key of Object.keys(m.hashMap)) {
+      const labels = m.hashMap[key]?.labels;
+      const endpoint = labels?.[ENDPOINT_LABEL];
+      if (labels && typeof endpoint === 'string' && !owned.has(endpoint)) m.remove(labels);
+    }
+  }
+}
+
 /** Removes an endpoint's certificate expiry series (the endpoint is gone or runs elsewhere now). */
 export function forgetCertExpiry(m: Metrics, endpoint: string): void {
   if (!m.certEndpoints.delete(endpoint)) return;
@@ -255,4 +306,15 @@ export function forgetCertExpiry(m: Metrics, endpoint: string): void {
 /** forgetCertExpiry for every endpoint with a series that is not in `keep` (the jobs this worker runs). */
 export function retainCertExpiry(m: Metrics, keep: { has(endpoint: string): boolean }): void {
   for (const e of [...m.certEndpoints]) if (!keep.has(e)) forgetCertExpiry(m, e);
+}
+
+/**
+ * The part of prom-client's Counter/Gauge/Histogram/Summary used above: `labelNames` and
+ * `hashMap` (series by label hash; each entry has `labels`) are fields of its Metric base class
+ * in 15.x, not in its typings; `remove(labels)` is public.
+ */
+interface LabelledMetric {
+  labelNames?: readonly string[];
+  hashMap?: Record<string, { labels?: Record<string, string | number> } | undefined>;
+  remove(labels: Record<string, string | number>): void;
 }

@@ -2,11 +2,13 @@ import { type ClusterToolOptions, credentialsFromFlags } from '../cluster/etcd/i
 import { UsageError } from '../model/errors.js';
 import { RUN_FLAGS } from './options.js';
 
-/** The flags `status` and `apply` share with `run` to reach the cluster. */
+/** The flags `status` and `apply` share with `run` to reach the cluster (`--etcd` is required here). */
 export const CLUSTER_FLAGS = Object.fromEntries(
   ['etcd', 'etcd-ca', 'etcd-cert', 'etcd-key', 'etcd-user', 'etcd-password', 'cluster'].map((k) => [
     k,
-    RUN_FLAGS[k]!,
+    k === 'etcd'
+      ? { ...RUN_FLAGS.etcd!, help: 'comma-separated etcd client URLs (required)' }
+      : RUN_FLAGS[k]!,
   ]),
 );
 

@@ -80,7 +80,7 @@ export function usageOf(command: string, flags: Record<string, FlagSpec>): strin
     const def = f.default !== undefined ? ` [${f.default}]` : '';
     return `${left.padEnd(28)} ${f.help}${def}  (env ${envName(name)})`;
   });
-  return `Usage: watcher ${command} [options]\n\nOptions:\n${lines.join('\n')}\n  --help                       this text\n`;
+  return `Usage: watcher ${command} [options]\n\nOptions:\n${lines.join('\n')}\n${'  --help'.padEnd(28)} this text\n`;
 }
 
 /** Parse flags, then fill the gaps from the environment, then defaults. Throws UsageError. */

@@ -9,17 +9,23 @@ import { UsageError } from '../model/errors.js';
  * `--help` and usage errors answer at once.
  */
 
-const USAGE = `Usage: watcher validate [--json] DIR_OR_FILE...
+const USAGE = `Usage: watcher validate [--json] [--env-optional] DIR_OR_FILE...
 
 Checks endpoint files (a folder contributes its *.yml/*.yaml files) without running anything.
 Prints one line per problem, "path:line:col: message [CODE]", then a summary.
 
 Options:
-  --json      print one JSON object {ok, summary, files, endpoints, problems}
-  -h, --help  show this help
+  --json          print one JSON object {ok, summary, files, endpoints, problems, warnings}
+  --env-optional  an unset \${VAR} is a warning, not a problem (CI without the production
+                  secrets): the file is checked with a stand-in value, and a problem of a value
+                  that uses an unset variable is a warning too
+  -h, --help      show this help
 
-Exit status: 0 all valid, 1 some file invalid, 2 usage error.
+Exit status: 0 all valid (warnings allowed), 1 some file invalid, 2 usage error.
 `;
+
+/** What an unset variable stands for under --env-optional (a word: valid in a host, a key, a path). */
+export const ENV_STAND_IN = 'placeholder';
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -30,31 +36,61 @@ export function formatProblem(p: ConfigProblem): string {
   return `${where}: ${p.message} [${p.code}]`;
 }
 
-export function summaryLine(s: ConfigSnapshot): string {
+export function summaryLine(s: ConfigSnapshot, warnings = 0): string {
   const badFiles = new Set(s.problems.map((p) => p.file)).size;
   const head = `${plural(s.files.length, 'file')}, ${plural(s.endpoints.length, 'endpoint')}`;
-  if (s.problems.length === 0) return `${head}, no problems`;
-  return `${head}, ${plural(s.problems.length, 'problem')} in ${plural(badFiles, 'file')}`;
+  const warned = warnings > 0 ? `, ${plural(warnings, 'warning')}` : '';
+  if (s.problems.length === 0) return `${head}, no problems${warned}`;
+  return `${head}, ${plural(s.problems.length, 'problem')} in ${plural(badFiles, 'file')}${warned}`;
 }
 
-function parseArgs(argv: string[]): { json: boolean; help: boolean; paths: string[] } {
+const ENV_MISSING = 'CFG_ENV_MISSING';
+const at = (p: ConfigProblem) => `${p.file}\0${p.line}\0${p.col}`;
+
+/**
+ * --env-optional: load once with the real environment to learn which variables are unset, then
+ * again with a stand-in for each; the unset variables, and problems at the same place (a value
+ * that needs the real secret to be checked), become warnings.
+ */
+async function loadEnvOptional(
+  load: (env: NodeJS.ProcessEnv) => Promise<ConfigSnapshot>,
+): Promise<{ snapshot: ConfigSnapshot; warnings: ConfigProblem[] }> {
+  const first = await load(process.env);
+  const missing = first.problems.filter((p) => p.code === ENV_MISSING);
+  if (missing.length === 0) return { snapshot: first, warnings: [] };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const p of missing) {
+    const name = /environment variable (\S+) is not set/.exec(p.message)?.[1];
+    if (name) env[name] = ENV_STAND_IN;
+  }
+  const second = await load(env);
+  const places = new Set(missing.map(at));
+  const warnings = [...missing];
+  const problems: ConfigProblem[] = [];
+  for (const p of second.problems) (places.has(at(p)) ? warnings : problems).push(p);
+  return { snapshot: { ...second, problems }, warnings };
+}
+
+function parseArgs(argv: string[]): { json: boolean; envOptional: boolean; help: boolean; paths: string[] } {
   let json = false;
+  let envOptional = false;
   let help = false;
   const paths: string[] = [];
   let flags = true;
   for (const a of argv) {
     if (flags && a === '--') flags = false;
     else if (flags && a === '--json') json = true;
+    else if (flags && a === '--env-optional') envOptional = true;
     else if (flags && (a === '--help' || a === '-h')) help = true;
     else if (flags && a.startsWith('-') && a !== '-')
       throw new UsageError(`unknown option '${a}'\n\n${USAGE}`);
     else paths.push(a);
   }
-  return { json, help, paths };
+  return { json, envOptional, help, paths };
 }
 
 export async function runValidate(argv: string[]): Promise<number> {
-  const { json, help, paths } = parseArgs(argv);
+  const { json, envOptional, help, paths } = parseArgs(argv);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -68,7 +104,10 @@ export async function runValidate(argv: string[]): Promise<number> {
     }
   }
   const { loadFiles } = await import('../config/index.js');
-  const snapshot = await loadFiles(paths);
+  const load = (env: NodeJS.ProcessEnv) => loadFiles(paths, { env });
+  const { snapshot, warnings } = envOptional
+    ? await loadEnvOptional(load)
+    : { snapshot: await load(process.env), warnings: [] };
   if (json) {
     const out = {
       ok: snapshot.problems.length === 0,
@@ -76,16 +115,21 @@ export async function runValidate(argv: string[]): Promise<number> {
         files: snapshot.files.length,
         endpoints: snapshot.endpoints.length,
         problems: snapshot.problems.length,
+        warnings: warnings.length,
         invalidFiles: new Set(snapshot.problems.map((p) => p.file)).size,
       },
       files: snapshot.files,
       endpoints: snapshot.endpoints.map((e) => e.name),
       problems: snapshot.problems,
+      warnings,
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
-    const lines = snapshot.problems.map(formatProblem);
-    lines.push(summaryLine(snapshot));
+    const lines = [
+      ...warnings.map((w) => `warning: ${formatProblem(w)}`),
+      ...snapshot.problems.map(formatProblem),
+    ];
+    lines.push(summaryLine(snapshot, warnings.length));
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return snapshot.problems.length > 0 ? 1 : 0;

@@ -39,6 +39,10 @@ export const CFG = {
   REGEX: 'CFG_REGEX',
   URL: 'CFG_URL',
   DEPENDS_ON: 'CFG_DEPENDS_ON',
+  /** a value AWS CloudWatch refuses on the wire (alarm period, dimension, namespace) */
+  AWS_LIMIT: 'CFG_AWS_LIMIT',
+  /** a value Datadog refuses or rewrites (tag, check name) */
+  DATADOG_LIMIT: 'CFG_DATADOG_LIMIT',
   ENV_MISSING: 'CFG_ENV_MISSING',
   ENV_SYNTAX: 'CFG_ENV_SYNTAX',
   /** the key does not fit the probe (tcp: host:port; tls: host[:port]; dns: a name) */

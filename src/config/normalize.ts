@@ -13,6 +13,15 @@ import { CFG } from './codes.js';
 import { cronError, isValidTimezone } from './cron.js';
 import { type EnvIssue, expandEnv } from './env.js';
 import { canonicalJson, hash128 } from './hash.js';
+import {
+  alarmPeriodIssue,
+  checkNameIssue,
+  datadogTagIssues,
+  dimensionIssues,
+  type LimitIssue,
+  namespaceIssue,
+  tagEntries,
+} from './limits.js';
 import { checkProbeFields, checkProbeTests, probeTarget } from './probes.js';
 import { displayPath, type Position, problem } from './problems.js';
 import { validateEndpointSpec } from './schema.js';
@@ -86,6 +95,10 @@ class Problems {
   show(path: Path): string {
     return displayPath(this.ctx.prefix ? [this.ctx.prefix, ...path] : path);
   }
+}
+
+function addLimits(p: Problems, code: string, issues: LimitIssue[]): void {
+  for (const i of issues) p.add(i.path, i.path.length === 0 ? 'key' : 'value', code, i.message);
 }
 
 function isMapping(v: unknown): v is Spec {
@@ -360,7 +373,15 @@ function aws(s: Spec, p: Problems): AwsOptions | null {
           CFG.DURATION,
           '`cloudwatch_alarm.period` must be a duration of at least 1s',
         );
-      } else periodSeconds = Math.round(ms / 1000);
+      } else {
+        const bad = alarmPeriodIssue(
+          ms,
+          s.cloudwatch_high_resolution === true,
+          p.show(['cloudwatch_alarm', 'period']),
+        );
+        if (bad) p.add(['cloudwatch_alarm', 'period'], 'value', CFG.AWS_LIMIT, bad);
+        periodSeconds = Math.round(ms / 1000);
+      }
     }
     alarm = {
       evaluationPeriods: (a.evaluation_periods as number | undefined) ?? DEFAULTS.alarmEvaluationPeriods,
@@ -369,6 +390,9 @@ function aws(s: Spec, p: Problems): AwsOptions | null {
       okActions: list(a.ok_actions),
     };
   }
+  const ns = str(s.cloudwatch_namespace);
+  const badNs = ns === null ? null : namespaceIssue(ns, p.show(['cloudwatch_namespace']));
+  if (badNs) p.add(['cloudwatch_namespace'], 'value', CFG.AWS_LIMIT, badNs);
   return {
     region: str(s.aws_region),
     accessKeyId: str(s.aws_key),
@@ -391,6 +415,14 @@ function datadog(s: Spec, env: NodeJS.ProcessEnv, p: Problems): DatadogOptions |
   if (url !== null && !isHttpUrl(url)) {
     p.add(['datadog', 'url'], 'value', CFG.URL, `\`${p.show(['datadog', 'url'])}\` must be an http(s) URL`);
   }
+  const checkName = str(d.check_name);
+  const badName = checkName === null ? null : checkNameIssue(checkName, p.show(['datadog', 'check_name']));
+  if (badName) p.add(['datadog', 'check_name'], 'value', CFG.DATADOG_LIMIT, badName);
+  addLimits(
+    p,
+    CFG.DATADOG_LIMIT,
+    datadogTagIssues(tagEntries(d.tags, ['datadog', 'tags']), (x) => p.show(x)),
+  );
   return {
     apiKey: str(d.api_key) ?? '',
     site: str(d.site) ?? (env.DD_SITE || DEFAULTS.datadogSite),
@@ -509,6 +541,17 @@ function build(
     p,
   );
   const sinkTargets = sinks(s, env, p);
+  const tagList = tagEntries(s.tags, ['tags']);
+  if (sinkTargets.aws) {
+    const show = (x: Path) => p.show(x);
+    addLimits(p, CFG.AWS_LIMIT, dimensionIssues(name, tagList, sinkTargets.aws.tagsAsDimensions, show));
+  }
+  if (sinkTargets.datadog)
+    addLimits(
+      p,
+      CFG.DATADOG_LIMIT,
+      datadogTagIssues(tagList, (x) => p.show(x)),
+    );
   if (p.list.length > 0 || sched === null) return null;
   const endpoint: Endpoint = {
     id: name,

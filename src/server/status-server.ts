@@ -29,7 +29,12 @@ export interface ServerDeps {
    */
   identity?(): HealthIdentity | null;
   logger: Logger;
+  /** the endpoint-file JSON Schema served at SCHEMA_PATH (text as published) */
+  schema?: string;
 }
+
+/** Where the worker serves its endpoint-file JSON Schema (open, like /metrics); the schema's `$id`. */
+export const SCHEMA_PATH = '/schema/endpoints.schema.json';
 
 export interface StatusServer {
   /** host:port actually bound (port 0 resolved) */
@@ -123,6 +128,15 @@ export async function startStatusServer(deps: ServerDeps): Promise<StatusServer>
           (text) => send(res, 200, text, deps.registry.contentType),
           (err: unknown) => send(res, 500, `# metrics failed: ${(err as Error).message}\n`, 'text/plain'),
         );
+        return;
+      case SCHEMA_PATH:
+        if (deps.schema === undefined) break;
+        res.writeHead(200, {
+          'content-type': 'application/schema+json',
+          'cache-control': 'max-age=300',
+          'access-control-allow-origin': '*',
+        });
+        res.end(deps.schema);
         return;
       case '/login':
         if (access.allows(req)) send(res, 303, '', 'text/plain', { location: '/' });

@@ -1,6 +1,7 @@
 import type { StateChange } from '../model/alert.js';
 import type { DatadogSinkConfig } from './datadog-service-checks.js';
 import { endpointTags } from './datadog-service-checks.js';
+import { SinkError } from './errors.js';
 import { httpPost, sendEach } from './http.js';
 import { renderObject } from './template.js';
 import { selfEventValues, stateChangeValues } from './template-values.js';
@@ -23,6 +24,10 @@ export interface DatadogEvent {
 }
 
 export const EVENT_TEXT_MAX = 4000;
+/** Datadog refuses events whose date_happened is more than 18 hours old. */
+export const EVENT_MAX_AGE_MS = 18 * 3600_000;
+/** sent only while younger than this: the limit less a margin for the time in flight and clock skew */
+export const EVENT_SEND_MAX_AGE_MS = EVENT_MAX_AGE_MS - 10 * 60_000;
 export const AGGREGATION_KEY_MAX = 100;
 
 function templateTags(v: unknown): string[] {
@@ -167,15 +172,24 @@ export class DatadogEventsSink implements Sink<DatadogEvent> {
     return JSON.stringify(item).length;
   }
 
+  /**
+   * One request per event. An event older than Datadog accepts (after a long outage, say) is
+   * dropped without a request, as a permanent failure: counted in watcher_sink_dropped_total.
+   */
   send(batch: DatadogEvent[], signal: AbortSignal): Promise<SendReport | undefined> {
-    return sendEach(batch, (ev) =>
-      httpPost({
+    return sendEach(batch, async (ev) => {
+      if (Date.now() - ev.date_happened * 1000 > EVENT_SEND_MAX_AGE_MS) {
+        throw new SinkError('WATCHER_SINK_REJECTED', 'event older than 18 h (Datadog refuses it)', {
+          retryable: false,
+        });
+      }
+      return httpPost({
         url: `${this.cfg.baseUrl}/api/v1/events`,
         headers: { 'content-type': 'application/json', 'dd-api-key': this.cfg.apiKey },
         body: JSON.stringify(ev),
         signal,
         timeoutMs: this.cfg.timeoutMs,
-      }),
-    );
+      });
+    });
   }
 }

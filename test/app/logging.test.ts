@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, createSecretRegistry } from '../../src/logging.js';
+import { createLogger, createSecretRegistry, routeProcessWarnings } from '../../src/logging.js';
 
 function capture() {
   const lines: string[] = [];
@@ -45,5 +45,26 @@ describe('logger secret redaction', () => {
       'req',
     );
     expect(lines.join('')).not.toContain('xyz-token');
+  });
+});
+
+describe('library diagnostics as JSON', () => {
+  it("routes process warnings (the AWS SDK's multi-line NodeVersionSupportWarning) to one JSON line", async () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', secrets: createSecretRegistry(), destination: stream });
+    const undo = routeProcessWarnings(log);
+    try {
+      process.emitWarning(
+        'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nwill require node >=22.',
+      );
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      undo();
+    }
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as { level: string; module: string; msg: string };
+    expect(line).toMatchObject({ level: 'warn', module: 'node' });
+    expect(line.msg).toContain('will require node >=22');
+    expect(process.listeners('warning').length).toBeGreaterThan(0); // Node's own handler is back
   });
 });

@@ -36,6 +36,43 @@ describe('watcher validate', () => {
     expect(r.out).toBe('1 file, 2 endpoints, no problems\n');
   });
 
+  it('--env-optional: unset variables (and problems of the values using them) are warnings, exit 0', () => {
+    const file = 'test/fixtures/env-optional/secrets.yml';
+    const strict = run([file]);
+    expect(strict.code).toBe(1);
+    expect(strict.out).toContain('[CFG_ENV_MISSING]');
+    const r = run(['--env-optional', file]);
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines.slice(0, -1).every((l) => l.startsWith(`warning: ${file}:`))).toBe(true);
+    for (const v of ['DD_API_KEY', 'API_TOKEN', 'WEBHOOK_URL', 'WEBHOOK_KEY'])
+      expect(r.out).toContain(`environment variable ${v} is not set`);
+    expect(lines.at(-1)).toBe('1 file, 0 endpoints, no problems, 5 warnings');
+    const json = JSON.parse(run(['--json', '--env-optional', file]).out) as {
+      ok: boolean;
+      problems: unknown[];
+      warnings: { code: string }[];
+    };
+    expect(json.ok).toBe(true);
+    expect(json.problems).toEqual([]);
+    expect(json.warnings.filter((w) => w.code === 'CFG_ENV_MISSING')).toHaveLength(4);
+    // with the secrets set the file is valid
+    const env = {
+      DD_API_KEY: 'k-1234',
+      API_TOKEN: 't',
+      WEBHOOK_URL: 'https://h.example/x',
+      WEBHOOK_KEY: 'w-1234',
+    };
+    expect(run([file], env).out).toBe('1 file, 1 endpoint, no problems\n');
+  });
+
+  it('--env-optional keeps real problems as problems (exit 1)', () => {
+    const r = run(['--env-optional', 'test/fixtures/env-optional']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^test\/fixtures\/env-optional\/broken\.yml:3:13: .*\[CFG_RANGE\]$/m);
+    expect(r.out).toMatch(/^warning: .*OTHER_KEY is not set.*$/m);
+  });
+
   it('the shipped endpoints.d is valid offline', () => {
     const r = run(['endpoints.d']);
     expect(r.out).toMatch(/^\d+ files?, \d+ endpoints?, no problems\n$/);
@@ -76,7 +113,8 @@ describe('watcher validate', () => {
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
     expect(j.ok).toBe(false);
-    expect(j.summary).toEqual({ files: 2, endpoints: 1, problems: 2, invalidFiles: 2 });
+    expect(j.summary).toEqual({ files: 2, endpoints: 1, problems: 2, warnings: 0, invalidFiles: 2 });
+    expect(j.warnings).toEqual([]);
     expect(j.endpoints).toEqual(['y.example.com']);
     expect(j.files.map((f: { ok: boolean; endpoints: number }) => [f.ok, f.endpoints])).toEqual([
       [false, 1],

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllSpawned, spawnWorker, type WorkerProcess } from '../support/processes.js';
+import { promtoolCheck } from '../support/promtool.js';
 import { startTarget, type Target } from '../support/target.js';
 import { waitFor } from '../support/wait.js';
 
@@ -125,6 +126,47 @@ describe('watcher run (standalone)', () => {
       timeoutMs: 5_000,
       message: 'fixed file checked again',
     });
+  });
+
+  it('drops the series of a removed endpoint; exports no cluster metrics; promtool-clean', async () => {
+    const extra = join(dir, 'extra.yml');
+    const series = `watcher_checks_total{endpoint="${host()}/count/extra"`;
+    await waitFor(async () => (await worker.http('/metrics')).body.includes(series), {
+      timeoutMs: 5_000,
+      message: 'extra endpoint exported',
+    });
+    rmSync(extra);
+    const text = await waitFor(
+      async () => {
+        const body = (await worker.http('/metrics')).body;
+        return body.includes(series) ? null : body;
+      },
+      { timeoutMs: 5_000, message: 'series of the removed endpoint gone' },
+    );
+    expect(text).toContain(`watcher_checks_total{endpoint="${host()}/ok"`);
+    for (const name of [
+      'etcd_up',
+      'is_admin',
+      'jobsets_owned',
+      'jobs_waiting',
+      'cluster_spare_capacity',
+      'cluster_workers_needed',
+      'claims_total',
+      'etcd_write_errors_total',
+    ]) {
+      expect(text, name).not.toContain(`watcher_${name}`);
+    }
+    const lint = promtoolCheck(text);
+    if (lint !== null) expect(lint).toBe('');
+  });
+
+  it('serves its endpoint-file schema at /schema/endpoints.schema.json', async () => {
+    const r = await worker.http('/schema/endpoints.schema.json');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/schema+json');
+    expect(r.body).toBe(
+      readFileSync(join(import.meta.dirname, '../../schema/endpoints.schema.json'), 'utf8'),
+    );
   });
 
   it('stops gracefully on SIGTERM with exit code 0', async () => {

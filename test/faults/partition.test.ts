@@ -10,9 +10,11 @@
  * - both: every endpoint checked again within TTL + 1 s; 3 s after recovery, 5 s of slots each
  *   checked exactly once.
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultCluster, startFaultCluster } from '../support/cluster-fixture.js';
 import { describeMeasurement, measureAfterFault } from '../support/fault-checks.js';
+import { waitFor } from '../support/wait.js';
 
 const TTL = 3;
 const TTL_MS = TTL * 1000;
@@ -91,4 +93,43 @@ describe('worker cut off from etcd (real processes)', () => {
     expect(m.maxGapMs, why).toBeLessThanOrEqual(TTL_MS + 1000);
     expect(m.settled.missed + m.settled.duplicated, why).toBe(0);
   }, 60_000);
+
+  it('after both partitions: every log line is JSON, no "excess pings", series only of owned endpoints', async () => {
+    const ids = ['w1', 'w2', 'w3'];
+    for (const id of ids) {
+      const text = await readFile(c.worker(id).proc.logFile, 'utf8');
+      const bad = text
+        .split('\n')
+        .filter(Boolean)
+        .filter((l) => {
+          try {
+            return typeof JSON.parse(l) !== 'object';
+          } catch {
+            return true;
+          }
+        });
+      expect(bad, `${id}: lines that are not JSON`).toEqual([]);
+      expect(text, id).not.toMatch(/excess pings|too_many_pings/);
+    }
+    // each worker exports watcher_checks_total only for the endpoints it owns now
+    await waitFor(
+      async () => {
+        const view = await c.waitOwnershipSettled(10_000, ids);
+        for (const id of ids) {
+          const body = (await c.worker(id).proc.http('/metrics')).body;
+          const exported = new Set(
+            [...body.matchAll(/^watcher_checks_total\{endpoint="([^"]+)"/gm)].map((m) => m[1]!),
+          );
+          const owned = new Set([...view.ownerOf].filter(([, o]) => o === id).map(([name]) => name));
+          if (exported.size === 0 || [...exported].some((e) => !owned.has(e))) return false;
+        }
+        return true;
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 500,
+        message: 'every worker exports only the series of its own endpoints',
+      },
+    );
+  }, 40_000);
 });

@@ -7,13 +7,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, REPO_ROOT } from '../support/processes.js';
+import { freePortBase, freePorts, REPO_ROOT } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -34,24 +33,8 @@ async function sh(script: string, ...args: string[]): Promise<{ stdout: string; 
   }
 }
 
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 /** A base B such that B+1..B+3 (clients) and B+11..B+13 (peers) are free now. */
-async function freeEtcdBase(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const [p] = await freePorts(1);
-    const base = p! - 1;
-    const ports = [1, 2, 3, 11, 12, 13].map((d) => base + d);
-    if (ports.every((x) => x < 65536) && (await Promise.all(ports.map(canBind))).every(Boolean)) return base;
-  }
-  throw new Error('no free etcd port block found');
-}
+const freeEtcdBase = () => freePortBase([1, 2, 3, 11, 12, 13]);
 
 function alive(pid: number): boolean {
   try {

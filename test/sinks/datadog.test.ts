@@ -269,19 +269,32 @@ describe('datadogBaseUrl', () => {
   });
 });
 
-describe('stale service checks', () => {
+/** A hub with one Datadog endpoint `a.example.com/h` against a fresh double; closes both after `body`. */
+async function withStaleHub(
+  body: (ctx: { dd: DatadogDouble; hub: SinkHub; metrics: ReturnType<typeof freshMetrics> }) => Promise<void>,
+): Promise<void> {
+  const dd = await DatadogDouble.start({ apiKey: KEY });
+  const metrics = freshMetrics();
+  const hub = createSinkHub({
+    metrics,
+    logger: captureLogger(),
+    workerId: 'w1',
+    env: {},
+    flushIntervalMs: 20,
+  });
+  try {
+    hub.configure([endpoint('a.example.com/h', { datadog: datadog(dd.url, KEY) })], []);
+    await body({ dd, hub, metrics });
+    expect(dd.violations).toEqual([]);
+  } finally {
+    await hub.close(500);
+    await dd.close();
+  }
+}
+
+describe('stale items', () => {
   it('drops (and counts) service checks older than Datadog accepts instead of sending them', async () => {
-    const dd = await DatadogDouble.start({ apiKey: KEY });
-    const metrics = freshMetrics();
-    const hub = createSinkHub({
-      metrics,
-      logger: captureLogger(),
-      workerId: 'w1',
-      env: {},
-      flushIntervalMs: 20,
-    });
-    try {
-      hub.configure([endpoint('a.example.com/h', { datadog: datadog(dd.url, KEY) })], []);
+    await withStaleHub(async ({ dd, hub, metrics }) => {
       hub.result(result('a.example.com/h', true, { started_at: Date.now() - 11 * 60_000 }));
       hub.result(result('a.example.com/h', true));
       await waitFor(() => dd.checks.length === 1, { timeoutMs: 5000, message: 'fresh check' });
@@ -290,10 +303,24 @@ describe('stale service checks', () => {
         timeoutMs: 5000,
         message: 'stale dropped',
       });
-      expect(dd.violations).toEqual([]);
-    } finally {
-      await hub.close(500);
-      await dd.close();
-    }
+    });
+  });
+
+  it('drops (and counts) events older than 18 h instead of sending them; fresh ones go', async () => {
+    await withStaleHub(async ({ dd, hub, metrics }) => {
+      const old = Date.now() - 19 * 3600_000;
+      hub.stateChange(change('a.example.com/h', 'UP', 'DOWN', { at: old }));
+      hub.stateChange(change('a.example.com/h', 'DOWN', 'UP', { at: old + 1000 }));
+      const fresh = change('a.example.com/h', 'UP', 'DOWN');
+      hub.stateChange(fresh);
+      await waitFor(() => dd.events.length === 1, { timeoutMs: 5000, message: 'the fresh event' });
+      expect(dd.events[0]!.date_happened).toBe(Math.floor(fresh.at / 1000));
+      const name = `datadog-events:${new URL(dd.url).host}`;
+      await waitFor(async () => (await counter(metrics, 'sinkDropped', name)) === 2, {
+        timeoutMs: 5000,
+        message: 'two stale events dropped and counted',
+      });
+      expect(dd.events).toHaveLength(1);
+    });
   });
 });

@@ -16,6 +16,8 @@ import { freePorts, type LoggedProcess, removeOnExit, spawnLogged } from './proc
 import { waitFor } from './wait.js';
 
 export const ETCD_BIN = process.env.WATCHER_TEST_ETCD ?? '/usr/bin/etcd';
+/** etcd's --grpc-keepalive-min-time everywhere this project starts etcd (workers ping every 5 s) */
+export const ETCD_KEEPALIVE_MIN_TIME = '2s';
 
 export interface EtcdUser {
   name: string;
@@ -150,6 +152,9 @@ export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<E
       '--initial-cluster-token',
       token,
       '--unsafe-no-fsync',
+      // as cluster/, compose and docs/CLUSTER.md: accept the workers' 5 s keepalive pings with margin
+      '--grpc-keepalive-min-time',
+      ETCD_KEEPALIVE_MIN_TIME,
       '--logger',
       'zap',
       '--log-outputs',

@@ -311,6 +311,30 @@ export async function freePort(): Promise<number> {
   return port!;
 }
 
+async function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port B such that B + each offset is free now (for scripts that derive ports from one
+ * base, as cluster/lib.sh does), never touching 2379/2380.
+ */
+export async function freePortBase(offsets: readonly number[]): Promise<number> {
+  const low = Math.min(...offsets);
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const [p] = await freePorts(1);
+    const base = p! - low;
+    const ports = offsets.map((d) => base + d);
+    if (ports.some((x) => x >= 65536 || x <= 1024 || x === 2379 || x === 2380)) continue;
+    if ((await Promise.all(ports.map(canBind))).every(Boolean)) return base;
+  }
+  throw new Error(`no free port block for offsets ${offsets.join(',')}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Worker processes (`watcher run`)
 

@@ -62,10 +62,14 @@ export interface TxnResult {
 }
 
 const GRPC_OPTIONS = {
-  // Notice a silently cut connection (the server rejects pings more often than every 5 s).
+  // Notice a silently cut connection. etcd enforces its `--grpc-keepalive-min-time` (default 5 s;
+  // our scripts, compose and docs set 2 s for margin) and never accepts pings on a connection
+  // without streams (grpc-go's PermitWithoutStream is false there): pinging an idle member
+  // connection earns a GOAWAY "too_many_pings" and grpc-js's plain-text "excess pings" line. So
+  // pings only while calls are active (the lease keepalive and watch streams always are).
   'grpc.keepalive_time_ms': 5000,
   'grpc.keepalive_timeout_ms': 2000,
-  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.keepalive_permit_without_calls': 0,
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
   'grpc.max_send_message_length': 4 * 1024 * 1024,
   // Reconnect quickly after a partition heals (grpc-js defaults back off up to 120 s).

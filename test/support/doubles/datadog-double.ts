@@ -202,6 +202,8 @@ export class DatadogDouble {
       problems.push('aggregation_key must be ≤ 100 chars');
     if (e.date_happened !== undefined && !Number.isInteger(e.date_happened))
       problems.push('date_happened must be integer seconds');
+    else if (typeof e.date_happened === 'number' && Date.now() / 1000 - e.date_happened > 18 * 3600)
+      problems.push('date_happened more than 18 hours ago');
     if (e.tags !== undefined && !isStringArray(e.tags)) problems.push('tags must be strings');
     if (e.priority !== undefined && !['normal', 'low'].includes(e.priority as string))
       problems.push('bad priority');
