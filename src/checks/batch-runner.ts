@@ -7,6 +7,7 @@
  */
 import type { CheckResult } from '../model/result.js';
 import { runCheck } from './run-check.js';
+import { servedSlot } from './serve-slot.js';
 import { applyTestHook, testCheckCost, testCheckSlots } from './test-hooks.js';
 import type { ResultMessage, ThreadSettings, ThreadTask } from './wire.js';
 
@@ -49,7 +50,7 @@ class Outbox {
   ) {}
 
   push(task: number, i: number, r: CheckResult): void {
-    this.nums.push(task, i, r.started_at, r.duration_ms, r.ok ? 1 : 0, r.status_code ?? -1);
+    this.nums.push(task, i, r.started_at, r.duration_ms, r.ok ? 1 : 0, r.status_code ?? -1, r.scheduled_at);
     this.errors.push(r.error);
     this.values.push(hasKeys(r.values) ? r.values : null);
     this.timings.push(r.timings ?? null);
@@ -101,9 +102,10 @@ export function createBatchRunner(
 ): (task: ThreadTask) => Promise<number> {
   const limiter = new Limiter(testCheckSlots() ?? settings.maxConcurrent);
   const out = new Outbox(post, settings.flushSize, settings.flushMs);
+  const cap = new Float64Array(settings.serveCap);
   return (task) =>
     new Promise<number>((resolve) => {
-      const { task: id, specs, scheduledAt } = task;
+      const { task: id, specs, scheduledAt, everyMs } = task;
       const n = specs.length;
       if (n === 0) return resolve(0);
       let left = n;
@@ -111,7 +113,8 @@ export function createBatchRunner(
         limiter.run(async () => {
           const spec = specs[i]!;
           applyTestHook(spec);
-          const r = await runCheck(spec, scheduledAt[i]!, settings.worker);
+          const slot = servedSlot(scheduledAt[i]!, everyMs[i] ?? 0, Date.now(), cap[0]!);
+          const r = await runCheck(spec, slot, settings.worker);
           out.push(id, i, r);
           if (--left === 0) out.whenPosted(() => resolve(n));
           await testCheckCost(r.started_at); // null (no wait) unless test hooks are enabled

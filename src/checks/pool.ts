@@ -15,6 +15,7 @@ import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import { RESULT_LOST, SHUTDOWN, THREAD_DIED } from './reasons.js';
+import { createServeCap } from './serve-slot.js';
 import { resolveThreadFile } from './thread-file.js';
 import {
   isResultMessage,
@@ -59,6 +60,8 @@ export interface CheckBatchItem {
   spec: CheckSpec;
   /** epoch ms the check was due */
   scheduledAt: number;
+  /** its interval: started late, the check serves its latest due slot (serve-slot.ts); 0 = exactly scheduledAt */
+  everyMs?: number;
 }
 
 /** Called once per check, as soon as its result reaches the main thread. */
@@ -116,6 +119,7 @@ export class CheckPool {
   private threadDeaths = 0;
   private closing = false;
   private closed = false;
+  private readonly serveCap = createServeCap();
 
   constructor(opts: CheckPoolOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1)
@@ -131,6 +135,7 @@ export class CheckPool {
       flushMs: Math.max(0, opts.flushMs ?? 5),
       flushSize: Math.max(1, opts.flushSize ?? 64),
       v8Flags: opts.v8Flags ?? [],
+      serveCap: this.serveCap.buffer,
     };
     this.piscina = new Piscina<ThreadTask, number>({
       filename: opts.filename ?? resolveThreadFile(),
@@ -171,6 +176,14 @@ export class CheckPool {
     this.piscina.on('error', (err: unknown) => {
       this.logger.warn({ err: errorText(err) }, 'check thread error');
     });
+  }
+
+  /**
+   * The latest slot a check that starts late may serve instead of its own (serve-slot.ts); the
+   * threads read it from shared memory as each check starts.
+   */
+  setServeCap(atOrBefore: number): void {
+    this.serveCap.view[0] = atOrBefore;
   }
 
   /**
@@ -226,10 +239,12 @@ export class CheckPool {
     const n = to - from;
     const specs = new Array<CheckSpec>(n);
     const scheduledAt = new Array<number>(n);
+    const everyMs = new Array<number>(n);
     for (let k = 0; k < n; k++) {
       const item = batch[from + k]!;
       specs[k] = toCheckSpec(item.spec);
       scheduledAt[k] = item.scheduledAt;
+      everyMs[k] = item.everyMs ?? 0;
     }
     const submittedAt = this.clock.now();
     this.inFlight += n;
@@ -283,7 +298,7 @@ export class CheckPool {
         if (st.received === n) finish();
         else drainTimer = this.clock.setTimeout(finish, waitMs);
       };
-      const task: ThreadTask = { task: id, specs, scheduledAt };
+      const task: ThreadTask = { task: id, specs, scheduledAt, everyMs };
       this.piscina.run(task).then(
         () => settled(DRAIN_WAIT_MS),
         (err) => {
@@ -323,7 +338,7 @@ export class CheckPool {
       const status = m.nums[o + 5]!;
       const r: CheckResult = {
         endpoint: item.spec.id,
-        scheduled_at: item.scheduledAt,
+        scheduled_at: m.nums[o + 6]!,
         started_at: m.nums[o + 2]!,
         duration_ms: m.nums[o + 3]!,
         ok: m.nums[o + 4] === 1,

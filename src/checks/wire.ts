@@ -15,12 +15,14 @@ export interface ThreadTask {
   task: number;
   specs: CheckSpec[];
   scheduledAt: number[];
+  /** per check: its interval for serve-slot.ts (0 = serve exactly `scheduledAt`) */
+  everyMs: number[];
 }
 
-/** Numbers per result in `ResultMessage.nums`: task, index in task, started_at, duration_ms, ok (1/0), status_code (-1 = null). */
-export const NUMS_PER_RESULT = 6;
+/** Numbers per result in `ResultMessage.nums`: task, index in task, started_at, duration_ms, ok (1/0), status_code (-1 = null), slot served. */
+export const NUMS_PER_RESULT = 7;
 
-/** A micro-batch of results, possibly of several tasks. Entry k: nums[6k..6k+5], errors[k], values[k], timings[k]. */
+/** A micro-batch of results, possibly of several tasks. Entry k: nums[7k..7k+6], errors[k], values[k], timings[k]. */
 export interface ResultMessage {
   watcherResults: 1;
   nums: number[];
@@ -42,6 +44,8 @@ export interface ThreadSettings {
   flushSize: number;
   /** V8 flags the thread sets again as it starts (Node resets them for every new thread) */
   v8Flags: string[];
+  /** one float64 written by the main thread: the latest slot a late check may serve (serve-slot.ts) */
+  serveCap: SharedArrayBuffer;
 }
 
 /** Only the CheckSpec fields: an Endpoint's schedule, sinks and secrets never enter a thread. */

@@ -22,10 +22,13 @@ import { SkipLedger, type SkipReason } from './skips.js';
 
 /** Runs batches of checks (the thread pool); reports each result as soon as it is known. */
 export interface CheckRunner {
+  /** `everyMs`: a check that starts late serves its latest slot up to the serve cap (0 = never) */
   run(
-    batch: Array<{ spec: CheckSpec; scheduledAt: number }>,
+    batch: Array<{ spec: CheckSpec; scheduledAt: number; everyMs: number }>,
     onResult: (r: CheckResult) => void,
   ): Promise<void>;
+  /** the latest slot a late check may serve instead of its own (checks/serve-slot.ts) */
+  setServeCap(atOrBefore: number): void;
   close(graceMs: number): Promise<void>;
 }
 
@@ -122,6 +125,13 @@ export class Engine {
    * not: a jobset given away continues exactly after it (no slot run twice, none skipped).
    */
   private dispatchedThrough = Number.NEGATIVE_INFINITY;
+  /**
+   * Jobs given away while their check was pending, and the dispatch horizon when the first of
+   * them went: until their checks report, a late check serves no slot past it (the new owner runs
+   * those), see checks/serve-slot.ts.
+   */
+  private readonly releasedPending = new Set<string>();
+  private releaseHorizon: number | null = null;
 
   constructor(
     private readonly deps: {
@@ -184,6 +194,10 @@ export class Engine {
       if (!next.has(name)) {
         this.alerts.remove(name);
         this.lag.remove(name);
+        if (this.pending.has(name)) {
+          this.releasedPending.add(name);
+          this.releaseHorizon ??= this.dispatchedThrough;
+        }
       }
     }
     this.jobs = next;
@@ -217,7 +231,8 @@ export class Engine {
       }
       return;
     }
-    const work: Array<{ spec: CheckSpec; scheduledAt: number }> = [];
+    this.updateServeCap();
+    const work: Array<{ spec: CheckSpec; scheduledAt: number; everyMs: number }> = [];
     for (const d of batch) {
       const job = this.jobs.get(d.id);
       if (!job) continue;
@@ -227,7 +242,12 @@ export class Engine {
         continue;
       }
       this.pending.set(d.id, d.scheduledAt);
-      work.push({ spec: job.endpoint, scheduledAt: d.scheduledAt });
+      const sched = job.endpoint.schedule;
+      work.push({
+        spec: job.endpoint,
+        scheduledAt: d.scheduledAt,
+        everyMs: sched.kind === 'interval' ? sched.everyMs : 0,
+      });
     }
     if (work.length === 0) return;
     this.skips.ran(work.length, now);
@@ -236,8 +256,7 @@ export class Engine {
       .catch((err: unknown) => this.deps.logger.error({ err }, 'check batch failed'))
       .finally(() => {
         // a runner reports every check; this only guards against one that lost a result
-        for (const w of work)
-          if (this.pending.get(w.spec.id) === w.scheduledAt) this.pending.delete(w.spec.id);
+        for (const w of work) if (this.pending.get(w.spec.id) === w.scheduledAt) this.settle(w.spec.id);
       });
     this.inflight.add(p);
     p.finally(() => this.inflight.delete(p));
@@ -249,8 +268,25 @@ export class Engine {
     this.deps.observer?.skipped(reason, n);
   }
 
+  /** The endpoint's pending check reported (or was lost). */
+  private settle(name: string): void {
+    this.pending.delete(name);
+    if (this.releasedPending.delete(name) && this.releasedPending.size === 0) {
+      this.releaseHorizon = null;
+      this.updateServeCap();
+    }
+  }
+
+  private updateServeCap(): void {
+    this.deps.runner.setServeCap(
+      Math.min(this.dispatchedThrough, this.releaseHorizon ?? Number.POSITIVE_INFINITY),
+    );
+  }
+
   private onResult(r: CheckResult): void {
-    if (this.pending.get(r.endpoint) === r.scheduled_at) this.pending.delete(r.endpoint);
+    // a late check may serve a later slot than it was queued for (never an earlier one)
+    const queued = this.pending.get(r.endpoint);
+    if (queued !== undefined && queued <= r.scheduled_at) this.settle(r.endpoint);
     this.completedSinceTick++;
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it

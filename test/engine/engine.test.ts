@@ -35,6 +35,7 @@ class FakeRunner implements CheckRunner {
       });
     }
   }
+  setServeCap() {}
   async close() {}
 }
 

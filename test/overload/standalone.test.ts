@@ -1,7 +1,7 @@
 /**
  * A standalone worker at 3× its capacity (test hooks: ~333 checks/s on its one thread, 1,000
  * endpoints every second): pending checks stay bounded by the endpoints, about two thirds of the
- * slots are skipped and counted, the lag of what runs stays bounded, one lag_high reaches the
+ * slots are skipped and counted, the lag of what runs stays under one interval plus a check, one lag_high reaches the
  * `self` webhook; after relief the lag is back under a second and one lag_ok follows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,8 +50,10 @@ describe('standalone overload (worker process)', () => {
     );
     expect(await metric(/^watcher_checks_pending (\d+)$/m)).toBeLessThanOrEqual(1000);
     expect(await metric(/^watcher_checks_skipped_total\{reason="overlap"\} (\d+)$/m)).toBeGreaterThan(20_000);
+    // the slot that runs is less than one interval (1 s) plus a check late: a check that waited in
+    // its thread serves the latest slot due when it starts (checks/serve-slot.ts)
     const now = Date.now();
-    expect(targetLagP99(target, now - 20_000, now)).toBeLessThan(4000);
+    expect(targetLagP99(target, now - 20_000, now)).toBeLessThan(1200);
     // relief: a quarter of the endpoints stay (~250 checks/s of ~333)
     for (const f of ['part1.yml', 'part2.yml', 'part3.yml']) folder.remove(f);
     const relief = Date.now();
