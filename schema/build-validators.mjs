@@ -16,7 +16,6 @@ const out = join(root, 'src/config/generated/schema-validators.ts');
 export const AJV_OPTIONS = {
   allErrors: true,
   verbose: true,
-  allowUnionTypes: true,
   strict: true,
   strictRequired: false,
   code: { source: true, esm: true },

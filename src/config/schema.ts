@@ -110,7 +110,7 @@ function mapError(e: ErrorObject, fileRoot: boolean): SchemaIssue | null {
     return displayPath(rel);
   };
   const ps = e.parentSchema as Json | undefined;
-  const def = definitionOf(ps);
+  const def = definitionOf(ps) ?? branchDefinition(e.schemaPath);
   const field = shownPath(segs);
   switch (e.keyword) {
     case 'if':
@@ -213,9 +213,53 @@ function mapError(e: ErrorObject, fileRoot: boolean): SchemaIssue | null {
   };
 }
 
+/** `#/definitions/duration/anyOf/0/pattern` -> `duration`: an error in one branch of a definition's anyOf. */
+function branchDefinition(schemaPath: string): string | null {
+  return /^#\/definitions\/([^/]+)\/anyOf\/\d+\/[^/]+$/.exec(schemaPath)?.[1] ?? null;
+}
+
+const typesOf = (e: ErrorObject): string[] => {
+  const t = (e.params as { type: string | string[] }).type;
+  return Array.isArray(t) ? t : String(t).split(',');
+};
+
+/**
+ * The schema writes a value of several types as `anyOf` branches of one type each (ajv's strict
+ * mode refuses `type: [a, b]` unions). Read back as one union: when the value has none of the
+ * branch types, one `type` error listing them all; when it has one, that branch's own errors only
+ * (the other branches' type mismatches say nothing). Branch errors come right before their
+ * `anyOf` error and lie at or under its path.
+ */
+export function collapseAnyOf(errors: readonly ErrorObject[]): ErrorObject[] {
+  const out: ErrorObject[] = [];
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf') {
+      out.push(e);
+      continue;
+    }
+    const here = e.instancePath;
+    let start = out.length;
+    while (start > 0) {
+      const p = out[start - 1]!.instancePath;
+      if (p !== here && !p.startsWith(`${here}/`)) break;
+      start--;
+    }
+    const block = out.splice(start);
+    const mismatches = block.filter((b) => b.keyword === 'type' && b.instancePath === here);
+    // `if` errors only say which branch of a condition failed; its own errors are in the block
+    const rest = block.filter((b) => !mismatches.includes(b) && b.keyword !== 'if');
+    if (rest.length > 0) out.push(...rest);
+    else {
+      const types = [...new Set(mismatches.flatMap(typesOf))];
+      out.push({ ...e, keyword: 'type', params: { type: types }, message: `must be ${types.join(',')}` });
+    }
+  }
+  return out;
+}
+
 function mapErrors(errors: ErrorObject[] | null | undefined, fileRoot: boolean): SchemaIssue[] {
   const issues: SchemaIssue[] = [];
-  for (const e of errors ?? []) {
+  for (const e of collapseAnyOf(errors ?? [])) {
     const i = mapError(e, fileRoot);
     if (i) issues.push(i);
   }
