@@ -85,24 +85,32 @@ const metric = (text: string, name: string): number =>
     .filter((l) => l.startsWith(name))
     .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
 
+/**
+ * 300 endpoints every second on a target that answers after 800 ms (~240 sockets open at once),
+ * one thread, `ulimit -n 120`: far more sockets wanted than the limit allows.
+ */
+async function slowTargetsUnderLowFdLimit(id: string, env?: Record<string, string>) {
+  const dir = tempDir(id);
+  const slow = createServer((_req, res) => {
+    setTimeout(() => res.end('{"status":"ok"}'), 800).unref();
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  slowServers.push(slow);
+  endpointsFile(dir, 300, [], `127.0.0.1:${(slow.address() as AddressInfo).port}`);
+  return spawnWorker({
+    id,
+    etcd: [],
+    endpointsDir: dir,
+    extraArgs: ['--threads', '1'],
+    wrap: ['prlimit', '--nofile=120', '--'],
+    logLevel: 'info',
+    ...(env ? { env } : {}),
+  });
+}
+
 describe('the worker’s own faults (real processes)', () => {
   it('a low `ulimit -n`: checks queue within the fd budget instead of failing, no DOWN, the shortage is logged', async () => {
-    const dir = tempDir('fdbudget');
-    // Answers after 800 ms: 300 checks a second would keep ~240 sockets open, far above the limit.
-    const slow = createServer((_req, res) => {
-      setTimeout(() => res.end('{"status":"ok"}'), 800).unref();
-    });
-    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
-    slowServers.push(slow);
-    endpointsFile(dir, 300, [], `127.0.0.1:${(slow.address() as AddressInfo).port}`);
-    const w = await spawnWorker({
-      id: 'fdbudget',
-      etcd: [],
-      endpointsDir: dir,
-      extraArgs: ['--threads', '1'],
-      wrap: ['prlimit', '--nofile=120', '--'],
-      logLevel: 'info',
-    });
+    const w = await slowTargetsUnderLowFdLimit('fdbudget');
     await w.waitReady(15_000, '/readyz');
     const sized = await w.waitForLog(
       (r) => r.msg === 'check concurrency sized from the file descriptor limit',
@@ -129,23 +137,10 @@ describe('the worker’s own faults (real processes)', () => {
   }, 60_000);
 
   it('EMFILE past the fd budget (test hook): no DOWN alert for healthy targets, one worker_degraded', async () => {
-    const dir = tempDir('emfile');
-    // Answers after 800 ms: 300 checks a second keep ~240 sockets open, far above the limit.
-    const slow = createServer((_req, res) => {
-      setTimeout(() => res.end('{"status":"ok"}'), 800).unref();
-    });
-    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
-    slowServers.push(slow);
-    endpointsFile(dir, 300, [], `127.0.0.1:${(slow.address() as AddressInfo).port}`);
-    const w = await spawnWorker({
-      id: 'emfile',
-      etcd: [],
-      endpointsDir: dir,
-      extraArgs: ['--threads', '1'],
-      wrap: ['prlimit', '--nofile=120', '--'],
-      logLevel: 'info',
-      // 1,000 checks at once per thread instead of the fd budget: the checks run out of descriptors
-      env: { WATCHER_TEST_HOOKS: '1', WATCHER_TEST_CHECK_SLOTS: '1000' },
+    // 1,000 checks at once per thread instead of the fd budget: the checks run out of descriptors
+    const w = await slowTargetsUnderLowFdLimit('emfile', {
+      WATCHER_TEST_HOOKS: '1',
+      WATCHER_TEST_CHECK_SLOTS: '1000',
     });
     await w.waitReady(15_000, '/readyz');
     const degraded = await waitFor(() => selfEvents('worker_degraded')[0], {
