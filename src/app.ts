@@ -14,6 +14,7 @@ import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
+import { createEngineControls } from './controls/holds.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { LocalFaultMonitor } from './engine/local-faults.js';
@@ -233,6 +234,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     runner: pool,
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
+    controls: createEngineControls(),
     logger: engineLog,
     observer: createEngineObserver({
       metrics,

@@ -17,7 +17,16 @@ export type Scope = 'local' | 'cluster';
 /** The latest result as the API shows it: timings in snake_case. */
 export type ResultDoc = Pick<
   CheckResult,
-  'scheduled_at' | 'started_at' | 'duration_ms' | 'ok' | 'status_code' | 'error' | 'values'
+  | 'scheduled_at'
+  | 'started_at'
+  | 'duration_ms'
+  | 'ok'
+  | 'status_code'
+  | 'error'
+  | 'values'
+  | 'maintenance'
+  | 'silenced'
+  | 'run_now'
 > & {
   timings?: Record<string, number>;
   /** tls probes and https checks: days until the leaf certificate expires (negative: expired) */
@@ -33,6 +42,12 @@ export interface EndpointDoc {
   /** null when nobody reported it (owner did not answer, or waiting) */
   state: string | null;
   suppressed: boolean;
+  /** inside a maintenance window now (alerts held, checks go on) */
+  maintenance: boolean;
+  /** under an operator's `watcher silence` now */
+  silenced: boolean;
+  /** `watcher pause` holds: not checked */
+  paused: boolean;
   since: number;
   next_due: number | null;
   skipped_slots: number;
@@ -179,6 +194,9 @@ export function endpointDoc(e: EndpointStatus, owner: string): EndpointDoc {
     owner,
     state: e.state,
     suppressed: e.suppressed,
+    maintenance: e.maintenance,
+    silenced: e.silenced,
+    paused: e.paused,
     since: e.since,
     next_due: e.next_due,
     skipped_slots: e.skipped_slots,
@@ -191,6 +209,9 @@ export function endpointDoc(e: EndpointStatus, owner: string): EndpointDoc {
           ok: r.ok,
           status_code: r.status_code,
           error: r.error,
+          ...(r.maintenance ? { maintenance: true as const } : {}),
+          ...(r.silenced ? { silenced: true as const } : {}),
+          ...(r.run_now ? { run_now: true as const } : {}),
           // captured values (response_json_values, dns answers, certificate fields), for templates and people
           values: r.values,
           ...(r.timings ? { timings: timingsDoc(r.timings) } : {}),
