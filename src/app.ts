@@ -9,7 +9,7 @@ import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
-import type { EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
+import type { CommandWatch, EtcdClientOptions, EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
@@ -145,9 +145,31 @@ export async function startApp(opts: RunOptions): Promise<App> {
     workerId: opts.id,
   });
 
+  // operator commands (silence, pause, run-now) from etcd: src/cluster/etcd/commands.ts
+  let etcdClient: EtcdClientOptions | null = null;
+  let commands: CommandWatch | null = null;
+  const startCommands = (client: EtcdClientOptions) =>
+    void import('./cluster/etcd/index.js')
+      .then(({ startCommandWatch }) =>
+        startCommandWatch({
+          ...client,
+          cluster: opts.cluster,
+          clock,
+          logger: logger.child({ module: 'commands' }),
+          workerId: opts.id,
+          owns: (name) => engine?.owns(name) ?? false,
+          runNow: (name) => engine?.runNow(name) ?? Promise.resolve(null),
+        }),
+      )
+      .then(
+        (w) => {
+          commands = w;
+        },
+        (err: unknown) => logger.error({ err }, 'operator commands unavailable (watch of commands/ failed)'),
+      );
   if (opts.etcd) {
     const { createEtcdCoordinator, credentialsFromFlags } = await import('./cluster/etcd/index.js');
-    const etcd = createEtcdCoordinator({
+    etcdClient = {
       endpoints: opts.etcd,
       ...credentialsFromFlags({
         ca: opts.etcdCa,
@@ -156,6 +178,9 @@ export async function startApp(opts: RunOptions): Promise<App> {
         user: opts.etcdUser,
         password: opts.etcdPassword,
       }),
+    };
+    const etcd = createEtcdCoordinator({
+      ...etcdClient,
       cluster: opts.cluster,
       workerId: opts.id,
       address: advertised,
@@ -234,7 +259,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     runner: pool,
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
-    controls: createEngineControls(),
+    controls: createEngineControls(() => commands),
     logger: engineLog,
     observer: createEngineObserver({
       metrics,
@@ -265,6 +290,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();
+  if (etcdClient) startCommands(etcdClient);
 
   const badFiles = new Set<string>();
   const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
@@ -344,6 +370,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
         await config.close();
+        (commands as CommandWatch | null)?.close();
         // Order matters for "a planned stop misses no slot": stop handing on slots, hand the
         // jobsets back (their new owners continue right after our last dispatched slot), and
         // only then wait for our in-flight checks, however slow they are.

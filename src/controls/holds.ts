@@ -27,14 +27,14 @@ export interface OperatorView {
 const NOBODY: OperatorView = { silenced: () => false, paused: () => false };
 
 /** Maintenance windows from the endpoint's own definition plus the operator's view. */
-export function createEngineControls(view: () => OperatorView = () => NOBODY): EngineControls {
+export function createEngineControls(view: () => OperatorView | null = () => null): EngineControls {
   return {
     holdOf(endpoint, at) {
       const maintenance = maintenanceAt(endpoint.maintenance, at) !== null;
-      const silenced = view().silenced(endpoint, at);
+      const silenced = (view() ?? NOBODY).silenced(endpoint, at);
       return maintenance || silenced ? { maintenance, silenced } : null;
     },
-    paused: (name) => view().paused(name),
+    paused: (name) => (view() ?? NOBODY).paused(name),
   };
 }
 

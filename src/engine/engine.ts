@@ -377,6 +377,31 @@ export class Engine {
     return out;
   }
 
+  /** true while this worker runs the endpoint */
+  owns(name: string): boolean {
+    return this.jobs.has(name);
+  }
+
+  /**
+   * One extra check of an owned endpoint now (`watcher run-now`), through the same path as a
+   * scheduled one (alerts, outputs); resolves with its result, or null when not owned or stopping.
+   */
+  runNow(name: string): Promise<CheckResult | null> {
+    const job = this.jobs.get(name);
+    if (!job || this.stopping) return Promise.resolve(null);
+    let got: CheckResult | null = null;
+    const at = this.deps.clock.now();
+    const p = this.deps.runner.run([{ spec: job.endpoint, scheduledAt: at }], (r) => {
+      r.run_now = true;
+      got = r;
+      this.onResult(r);
+    });
+    const done = p.catch((err: unknown) => this.deps.logger.error({ err }, 'run-now check failed'));
+    this.inflight.add(done);
+    done.finally(() => this.inflight.delete(done));
+    return done.then(() => got);
+  }
+
   get size(): number {
     return this.jobs.size;
   }

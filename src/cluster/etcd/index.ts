@@ -11,6 +11,18 @@ export {
   type EtcdCredentialFlags,
 } from './client.js';
 export {
+  type CommandValue,
+  CommandWatch,
+  deleteCommands,
+  desiredEndpoints,
+  listCommands,
+  putCommand,
+  RUN_NOW_TTL_S,
+  rawTags,
+  startCommandWatch,
+  waitRunResult,
+} from './commands.js';
+export {
   type ClusterMetrics,
   type CoordinatorEvents,
   type CoordinatorTuning,

@@ -16,6 +16,7 @@ import {
   type Op,
   op,
 } from './client.js';
+import { listCommands } from './commands.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror } from './mirror.js';
@@ -97,7 +98,9 @@ export function readClusterStatus(opts: ClusterToolOptions): Promise<ClusterStat
     const status = statusFromMirror(await loadMirror(rpc, keys), '', true);
     // An alarm (NOSPACE) makes etcd refuse every write while reads go on: say so.
     const alarms = await rpc.alarms().catch(() => []);
-    return alarms.length > 0 ? { ...status, etcdAlarms: alarms } : status;
+    const commands = await listCommands(rpc, keys);
+    const withCommands = { ...status, commands };
+    return alarms.length > 0 ? { ...withCommands, etcdAlarms: alarms } : withCommands;
   });
 }
 
