@@ -148,6 +148,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   // operator commands (silence, pause, run-now) from etcd: src/cluster/etcd/commands.ts
   let etcdClient: EtcdClientOptions | null = null;
   let commands: CommandWatch | null = null;
+  let isAdmin = false;
   const startCommands = (client: EtcdClientOptions) =>
     void import('./cluster/etcd/index.js')
       .then(({ startCommandWatch }) =>
@@ -164,6 +165,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       .then(
         (w) => {
           commands = w;
+          if (isAdmin) void w.publishConfigSource(opts.configSource).catch(() => undefined);
         },
         (err: unknown) => logger.error({ err }, 'operator commands unavailable (watch of commands/ failed)'),
       );
@@ -197,7 +199,8 @@ export async function startApp(opts: RunOptions): Promise<App> {
         );
         return null;
       },
-      desired: () => snapshot,
+      // --config-source etcd: the admin reconciles nothing; only `watcher apply` changes the desired state
+      desired: () => (opts.configSource === 'etcd' ? null : snapshot),
       metrics,
       logger: logger.child({ module: 'cluster' }),
       clock,
@@ -213,6 +216,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
     });
     coordinator = etcd;
     identity = () => etcd.identity();
+    etcd.on('admin', (admin) => {
+      isAdmin = admin;
+      if (admin) void commands?.publishConfigSource(opts.configSource).catch(() => undefined);
+    });
   } else {
     coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
   }
@@ -284,6 +291,12 @@ export async function startApp(opts: RunOptions): Promise<App> {
     coordinator.setLagSource(() => e.lagP99());
   }
   coordinator.onOwnedChange((owned) => {
+    // etcd as the source: the folder names no endpoint, so sinks route from what this worker owns
+    if (opts.configSource === 'etcd')
+      sinks.configure(
+        [...owned.values()].map((o) => o.endpoint),
+        snapshot?.self ?? [],
+      );
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
     metrics.retainEndpoints(new Set(owned.keys()));
@@ -345,7 +358,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     badFiles.clear();
     for (const f of nowBad) badFiles.add(f);
     warnFdShortage(s, inflight, opts.threads, logger);
-    coordinator?.setDesired?.(s);
+    if (opts.configSource === 'folder') coordinator?.setDesired?.(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
       { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems.length },

@@ -30,6 +30,7 @@ import {
   op,
   type WatchEvent,
 } from './client.js';
+import { type ConfigSourceMode, publishConfigSource } from './config-source.js';
 import { describeError } from './errors.js';
 import { Keys, prefixEnd } from './keys.js';
 import { RangeWatch } from './watch.js';
@@ -201,6 +202,11 @@ export class CommandWatch implements OperatorView {
   private readonly running = new Set<string>();
 
   constructor(private readonly deps: CommandWatchDeps) {}
+
+  /** The admin says where the desired state comes from (config-source.ts). */
+  publishConfigSource(mode: ConfigSourceMode): Promise<void> {
+    return publishConfigSource(this.deps.rpc, this.deps.keys, mode, this.deps.workerId);
+  }
 
   async start(): Promise<void> {
     await this.resync();
