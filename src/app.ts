@@ -9,7 +9,13 @@ import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
-import type { CommandWatch, EtcdClientOptions, EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
+import type {
+  CommandWatch,
+  DriftMonitor,
+  EtcdClientOptions,
+  EtcdCoordinator,
+  ScalingEvent,
+} from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
@@ -149,6 +155,36 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let etcdClient: EtcdClientOptions | null = null;
   let commands: CommandWatch | null = null;
   let isAdmin = false;
+  let drift: DriftMonitor | null = null;
+  let etcdModule: typeof import('./cluster/etcd/index.js') | null = null;
+  const startDrift = (w: CommandWatch): DriftMonitor => {
+    const { DriftMonitor: Monitor } = etcdModule!;
+    const m = new Monitor({
+      ...w.connection(),
+      clock,
+      logger,
+      workerId: opts.id,
+      leaseId: () => (coordinator as EtcdCoordinator).leaseId(),
+      admin: () => coordinator?.status().admin ?? null,
+      onChange: (e) => {
+        const message = e.drifting
+          ? `the endpoint folder of ${opts.id} differs from the admin's (${e.admin}): the cluster's endpoints would change if ${opts.id} became admin`
+          : `the endpoint folder of ${opts.id} matches the admin's again`;
+        logger.warn({ admin: e.admin, checksum: e.mine, adminChecksum: e.adminChecksum }, message);
+        sinks.selfEvent({
+          kind: e.drifting ? 'config_drift' : 'config_drift_resolved',
+          at: clock.now(),
+          worker: opts.id,
+          message,
+          details: { admin: e.admin },
+        });
+        events.publish('cluster', { configDrift: e });
+      },
+    });
+    if (snapshot) m.setSnapshot(snapshot);
+    m.start();
+    return m;
+  };
   const startCommands = (client: EtcdClientOptions) =>
     void import('./cluster/etcd/index.js')
       .then(({ startCommandWatch }) =>
@@ -165,12 +201,14 @@ export async function startApp(opts: RunOptions): Promise<App> {
       .then(
         (w) => {
           commands = w;
+          if (opts.configSource === 'folder') drift = startDrift(w);
           if (isAdmin) void w.publishConfigSource(opts.configSource).catch(() => undefined);
         },
         (err: unknown) => logger.error({ err }, 'operator commands unavailable (watch of commands/ failed)'),
       );
   if (opts.etcd) {
-    const { createEtcdCoordinator, credentialsFromFlags } = await import('./cluster/etcd/index.js');
+    etcdModule = await import('./cluster/etcd/index.js');
+    const { createEtcdCoordinator, credentialsFromFlags } = etcdModule;
     etcdClient = {
       endpoints: opts.etcd,
       ...credentialsFromFlags({
@@ -359,6 +397,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     for (const f of nowBad) badFiles.add(f);
     warnFdShortage(s, inflight, opts.threads, logger);
     if (opts.configSource === 'folder') coordinator?.setDesired?.(s);
+    drift?.setSnapshot(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
       { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems.length },
@@ -383,6 +422,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
         await config.close();
+        (drift as DriftMonitor | null)?.close();
         (commands as CommandWatch | null)?.close();
         // Order matters for "a planned stop misses no slot": stop handing on slots, hand the
         // jobsets back (their new owners continue right after our last dispatched slot), and

@@ -116,5 +116,9 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
   );
   out.push('');
   out.push(formatCommands(s.commands ?? []));
+  if (s.configDrift && s.configDrift.length > 0)
+    out.push(
+      `config drift: ${s.configDrift.join(', ')} (endpoint folder differs from the admin's ${s.admin}; the cluster's endpoints would change if one became admin)`,
+    );
   return `${out.join('\n')}\n`;
 }

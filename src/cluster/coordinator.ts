@@ -70,6 +70,8 @@ export interface ClusterStatus {
   etcdAlarms?: Array<{ member: string; alarm: string }>;
   /** operator commands in force (silence, pause, run-now; `watcher status` and the status API) */
   commands?: OperatorCommand[];
+  /** folder mode: workers whose endpoint folder differs from the admin's (`watcher status`) */
+  configDrift?: string[];
 }
 
 /** An operator command as `watcher status` and the status API show it. */

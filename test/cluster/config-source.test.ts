@@ -4,7 +4,7 @@
  * are ignored, `apply --dry-run` prints the diff and writes nothing, `apply` changes the desired
  * state, and a kill -9 of the admin reverts nothing (the new admin reconciles no folder).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,4 +116,32 @@ describe('config source', () => {
     expect(target.hits('/count/own-1') + target.hits('/count/own-2')).toBe(0);
     expect(survivor.logs().some((x) => x.msg === 'admin reconciled desired jobs into etcd')).toBe(false);
   }, 90_000);
+
+  it('folder mode: a worker whose folder differs from the admin’s raises config_drift; status shows it', async () => {
+    const d1 = folder(['d-a']);
+    const d2 = folder(['d-b']);
+    const w1 = await worker('src-d1', 'drift', d1);
+    await w1.waitReady(20_000, '/readyz');
+    const w2 = await worker('src-d2', 'drift', d2);
+    await w2.waitReady(20_000, '/readyz');
+    const admin = (await status('drift')).admin!;
+    const other = admin === 'src-d1' ? w2 : w1;
+    const rec = await other.waitForLog((x) => String(x.msg).includes("differs from the admin's"), 15_000);
+    expect(rec).toMatchObject({ admin });
+    const text = await waitFor(
+      async () => {
+        const r = await watcher(['status', ...flags('drift')]);
+        return r.stdout.includes('config drift:') ? r.stdout : null;
+      },
+      { timeoutMs: 10_000, message: 'status shows the drift' },
+    );
+    expect(text).toContain(`config drift: ${other.id} (endpoint folder differs from the admin's ${admin}`);
+    // the operator fixes the mount: same definitions again
+    writeFileSync(join(other === w1 ? d1 : d2, 'e.yml'), readFileSync(join(other === w1 ? d2 : d1, 'e.yml')));
+    await other.waitForLog((x) => String(x.msg).includes("matches the admin's again"), 15_000);
+    await waitFor(async () => ((await status('drift')).configDrift ?? []).length === 0, {
+      timeoutMs: 10_000,
+      message: 'status shows no drift',
+    });
+  }, 60_000);
 });

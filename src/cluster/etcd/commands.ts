@@ -203,6 +203,11 @@ export class CommandWatch implements OperatorView {
 
   constructor(private readonly deps: CommandWatchDeps) {}
 
+  /** This watch's etcd connection, shared by the other small per-worker duties (drift.ts). */
+  connection(): { rpc: EtcdRpc; keys: Keys } {
+    return { rpc: this.deps.rpc, keys: this.deps.keys };
+  }
+
   /** The admin says where the desired state comes from (config-source.ts). */
   publishConfigSource(mode: ConfigSourceMode): Promise<void> {
     return publishConfigSource(this.deps.rpc, this.deps.keys, mode, this.deps.workerId);

@@ -31,6 +31,7 @@ export {
   EtcdCoordinator,
   type EtcdCoordinatorOptions,
 } from './coordinator.js';
+export { DriftMonitor } from './drift.js';
 export { ClusterError, ClusterErrorCode } from './errors.js';
 export { Keys } from './keys.js';
 export { MAX_JOBS_PER_JOBSET, targetJobsetSize } from './packing.js';

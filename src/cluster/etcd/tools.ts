@@ -18,6 +18,7 @@ import {
 } from './client.js';
 import { listCommands } from './commands.js';
 import { readConfigSource } from './config-source.js';
+import { driftingWorkers, readChecksums } from './drift.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror } from './mirror.js';
@@ -100,7 +101,8 @@ export function readClusterStatus(opts: ClusterToolOptions): Promise<ClusterStat
     // An alarm (NOSPACE) makes etcd refuse every write while reads go on: say so.
     const alarms = await rpc.alarms().catch(() => []);
     const commands = await listCommands(rpc, keys);
-    const withCommands = { ...status, commands };
+    const configDrift = driftingWorkers(await readChecksums(rpc, keys), status.admin);
+    const withCommands = { ...status, commands, configDrift };
     return alarms.length > 0 ? { ...withCommands, etcdAlarms: alarms } : withCommands;
   });
 }
