@@ -106,7 +106,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
               }
             : null,
         },
-        cluster: coordinator?.status() ?? null,
+        cluster: coordinator ? { ...coordinator.status(), commands: commands?.active() ?? [] } : null,
         config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
         sinks: sinks.stats(),
         endpoints: engine?.status() ?? [],

@@ -3,7 +3,7 @@
  * `version`, built from the internal (camelCase) views of the engine and the coordinator. The
  * cluster scope (cluster-status.ts) merges several workers' local documents of this shape.
  */
-import type { ClusterStatus, WorkerInfo } from '../cluster/coordinator.js';
+import type { ClusterStatus, OperatorCommand, WorkerInfo } from '../cluster/coordinator.js';
 import type { ConfigProblem, FileStatus } from '../config/types.js';
 import type { EndpointStatus } from '../engine/engine.js';
 import type { CheckResult, PhaseTimings } from '../model/result.js';
@@ -126,6 +126,8 @@ export interface StatusDoc {
     waiting: number;
     workers: WorkerDoc[];
     jobsets: Array<{ id: string; owner: string | null; jobs: number }>;
+    /** cluster: operator commands in force (silence, pause, run-now); see OPERATIONS.md */
+    commands?: OperatorCommand[];
     /** cluster: the admin's writes refused by etcd (NOSPACE...), with the remedy */
     etcd_writes?: {
       refused: boolean;
@@ -278,6 +280,7 @@ export function localStatusDoc(src: LocalSources, now: number): StatusDoc {
       }),
       jobsets: (c?.jobsets ?? []).map((j) => ({ id: j.id, owner: j.owner, jobs: j.jobs })),
       ...(c?.etcdWrites ? { etcd_writes: { ...c.etcdWrites } } : {}),
+      ...(c?.commands ? { commands: c.commands } : {}),
     },
     unanswered: [],
     partial: false,

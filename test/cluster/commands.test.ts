@@ -158,6 +158,12 @@ describe('operator commands (silence, run-now, pause) through etcd', () => {
     expect((await watcher(['status', ...flags()])).stdout).toMatch(
       /silence\s+tag team:web\s+\S+\s+ops\s+deploy 42/,
     );
+    const api = (await workers.get('cmd-w1')!.http('/api/v1/status')).json<{
+      cluster: { commands: Array<{ kind: string; tag: string; author: string }> };
+    }>();
+    expect(api.cluster.commands).toEqual([
+      expect.objectContaining({ kind: 'silence', tag: 'team:web', author: 'ops' }),
+    ]);
     const first = await ownerOf(silenced);
     workers.get(first)!.kill('SIGKILL');
     await startWorker('cmd-w3'); // keep two live workers

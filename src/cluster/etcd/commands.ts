@@ -21,6 +21,7 @@ import type { Clock, TimerHandle } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import type { CheckResult } from '../../model/result.js';
+import type { OperatorCommand } from '../coordinator.js';
 import {
   cmp,
   connectEtcd,
@@ -240,10 +241,23 @@ export class CommandWatch implements OperatorView {
     return false;
   }
 
-  /** Commands in force (status API). */
-  active(): CommandValue[] {
+  /** Commands in force (status API), oldest first. */
+  active(): OperatorCommand[] {
     const now = this.deps.clock.now();
-    return [...this.commands.values()].map((x) => x.value).filter((c) => isActive(c, now));
+    return [...this.commands.values()]
+      .map((x) => x.value)
+      .filter((c) => isActive(c, now))
+      .sort((a, b) => a.created_at - b.created_at)
+      .map((c) => ({
+        kind: c.kind,
+        id: c.id,
+        endpoint: c.endpoint,
+        ...(c.kind === 'silence' ? { tag: c.tag } : {}),
+        author: c.author,
+        reason: c.reason,
+        created_at: c.created_at,
+        expires_at: c.expires_at,
+      }));
   }
 
   private async resync(): Promise<void> {
