@@ -9,17 +9,12 @@ import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget
 import { CheckPool } from './checks/index.js';
 import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
-import type {
-  CommandWatch,
-  DriftMonitor,
-  EtcdClientOptions,
-  EtcdCoordinator,
-  ScalingEvent,
-} from './cluster/etcd/index.js';
+import type { EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
+import { ClusterControls } from './controls/cluster-controls.js';
 import { createEngineControls } from './controls/holds.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
@@ -106,7 +101,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
               }
             : null,
         },
-        cluster: coordinator ? { ...coordinator.status(), commands: commands?.active() ?? [] } : null,
+        cluster: coordinator ? { ...coordinator.status(), commands: controls?.active() ?? [] } : null,
         config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
         sinks: sinks.stats(),
         endpoints: engine?.status() ?? [],
@@ -151,65 +146,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
     workerId: opts.id,
   });
 
-  // operator commands (silence, pause, run-now) from etcd: src/cluster/etcd/commands.ts
-  let etcdClient: EtcdClientOptions | null = null;
-  let commands: CommandWatch | null = null;
-  let isAdmin = false;
-  let drift: DriftMonitor | null = null;
-  let etcdModule: typeof import('./cluster/etcd/index.js') | null = null;
-  const startDrift = (w: CommandWatch): DriftMonitor => {
-    const { DriftMonitor: Monitor } = etcdModule!;
-    const m = new Monitor({
-      ...w.connection(),
-      clock,
-      logger,
-      workerId: opts.id,
-      leaseId: () => (coordinator as EtcdCoordinator).leaseId(),
-      admin: () => coordinator?.status().admin ?? null,
-      onChange: (e) => {
-        const message = e.drifting
-          ? `the endpoint folder of ${opts.id} differs from the admin's (${e.admin}): the cluster's endpoints would change if ${opts.id} became admin`
-          : `the endpoint folder of ${opts.id} matches the admin's again`;
-        logger.warn({ admin: e.admin, checksum: e.mine, adminChecksum: e.adminChecksum }, message);
-        sinks.selfEvent({
-          kind: e.drifting ? 'config_drift' : 'config_drift_resolved',
-          at: clock.now(),
-          worker: opts.id,
-          message,
-          details: { admin: e.admin },
-        });
-        events.publish('cluster', { configDrift: e });
-      },
-    });
-    if (snapshot) m.setSnapshot(snapshot);
-    m.start();
-    return m;
-  };
-  const startCommands = (client: EtcdClientOptions) =>
-    void import('./cluster/etcd/index.js')
-      .then(({ startCommandWatch }) =>
-        startCommandWatch({
-          ...client,
-          cluster: opts.cluster,
-          clock,
-          logger: logger.child({ module: 'commands' }),
-          workerId: opts.id,
-          owns: (name) => engine?.owns(name) ?? false,
-          runNow: (name) => engine?.runNow(name) ?? Promise.resolve(null),
-        }),
-      )
-      .then(
-        (w) => {
-          commands = w;
-          if (opts.configSource === 'folder') drift = startDrift(w);
-          if (isAdmin) void w.publishConfigSource(opts.configSource).catch(() => undefined);
-        },
-        (err: unknown) => logger.error({ err }, 'operator commands unavailable (watch of commands/ failed)'),
-      );
+  let controls: ClusterControls | null = null; // operator commands, config source, drift
   if (opts.etcd) {
-    etcdModule = await import('./cluster/etcd/index.js');
-    const { createEtcdCoordinator, credentialsFromFlags } = etcdModule;
-    etcdClient = {
+    const { createEtcdCoordinator, credentialsFromFlags } = await import('./cluster/etcd/index.js');
+    const etcdClient = {
       endpoints: opts.etcd,
       ...credentialsFromFlags({
         ca: opts.etcdCa,
@@ -254,10 +194,21 @@ export async function startApp(opts: RunOptions): Promise<App> {
     });
     coordinator = etcd;
     identity = () => etcd.identity();
-    etcd.on('admin', (admin) => {
-      isAdmin = admin;
-      if (admin) void commands?.publishConfigSource(opts.configSource).catch(() => undefined);
+    controls = new ClusterControls({
+      client: etcdClient,
+      cluster: opts.cluster,
+      workerId: opts.id,
+      configSource: opts.configSource,
+      clock,
+      logger,
+      owns: (name) => engine?.owns(name) ?? false,
+      runNow: (name) => engine?.runNow(name) ?? Promise.resolve(null),
+      leaseId: () => etcd.leaseId(),
+      admin: () => etcd.status().admin,
+      selfEvent: (e) => sinks.selfEvent(e),
+      publish: (type, data) => events.publish(type, data),
     });
+    etcd.on('admin', (admin) => controls?.onAdmin(admin));
   } else {
     coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
   }
@@ -304,7 +255,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     runner: pool,
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
-    controls: createEngineControls(() => commands),
+    controls: createEngineControls(() => controls?.view() ?? null),
     logger: engineLog,
     observer: createEngineObserver({
       metrics,
@@ -341,7 +292,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();
-  if (etcdClient) startCommands(etcdClient);
+  controls?.start();
 
   const badFiles = new Set<string>();
   const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
@@ -397,7 +348,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     for (const f of nowBad) badFiles.add(f);
     warnFdShortage(s, inflight, opts.threads, logger);
     if (opts.configSource === 'folder') coordinator?.setDesired?.(s);
-    drift?.setSnapshot(s);
+    controls?.setSnapshot(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
       { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems.length },
@@ -422,8 +373,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
         await config.close();
-        (drift as DriftMonitor | null)?.close();
-        (commands as CommandWatch | null)?.close();
+        controls?.close();
         // Order matters for "a planned stop misses no slot": stop handing on slots, hand the
         // jobsets back (their new owners continue right after our last dispatched slot), and
         // only then wait for our in-flight checks, however slow they are.
