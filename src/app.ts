@@ -14,6 +14,8 @@ import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
+import { ClusterControls } from './controls/cluster-controls.js';
+import { createEngineControls } from './controls/holds.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { LocalFaultMonitor } from './engine/local-faults.js';
@@ -99,7 +101,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
               }
             : null,
         },
-        cluster: coordinator?.status() ?? null,
+        cluster: coordinator ? { ...coordinator.status(), commands: controls?.active() ?? [] } : null,
         config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
         sinks: sinks.stats(),
         endpoints: engine?.status() ?? [],
@@ -144,9 +146,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
     workerId: opts.id,
   });
 
+  let controls: ClusterControls | null = null; // operator commands, config source, drift
   if (opts.etcd) {
     const { createEtcdCoordinator, credentialsFromFlags } = await import('./cluster/etcd/index.js');
-    const etcd = createEtcdCoordinator({
+    const etcdClient = {
       endpoints: opts.etcd,
       ...credentialsFromFlags({
         ca: opts.etcdCa,
@@ -155,6 +158,9 @@ export async function startApp(opts: RunOptions): Promise<App> {
         user: opts.etcdUser,
         password: opts.etcdPassword,
       }),
+    };
+    const etcd = createEtcdCoordinator({
+      ...etcdClient,
       cluster: opts.cluster,
       workerId: opts.id,
       address: advertised,
@@ -171,7 +177,8 @@ export async function startApp(opts: RunOptions): Promise<App> {
         );
         return null;
       },
-      desired: () => snapshot,
+      // --config-source etcd: the admin reconciles nothing; only `watcher apply` changes the desired state
+      desired: () => (opts.configSource === 'etcd' ? null : snapshot),
       metrics,
       logger: logger.child({ module: 'cluster' }),
       clock,
@@ -187,6 +194,21 @@ export async function startApp(opts: RunOptions): Promise<App> {
     });
     coordinator = etcd;
     identity = () => etcd.identity();
+    controls = new ClusterControls({
+      client: etcdClient,
+      cluster: opts.cluster,
+      workerId: opts.id,
+      configSource: opts.configSource,
+      clock,
+      logger,
+      owns: (name) => engine?.owns(name) ?? false,
+      runNow: (name) => engine?.runNow(name) ?? Promise.resolve(null),
+      leaseId: () => etcd.leaseId(),
+      admin: () => etcd.status().admin,
+      selfEvent: (e) => sinks.selfEvent(e),
+      publish: (type, data) => events.publish(type, data),
+    });
+    etcd.on('admin', (admin) => controls?.onAdmin(admin));
   } else {
     coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
   }
@@ -233,6 +255,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     runner: pool,
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
+    controls: createEngineControls(() => controls?.view() ?? null),
     logger: engineLog,
     observer: createEngineObserver({
       metrics,
@@ -257,12 +280,19 @@ export async function startApp(opts: RunOptions): Promise<App> {
     coordinator.setLagSource(() => e.lagP99());
   }
   coordinator.onOwnedChange((owned) => {
+    // etcd as the source: the folder names no endpoint, so sinks route from what this worker owns
+    if (opts.configSource === 'etcd')
+      sinks.configure(
+        [...owned.values()].map((o) => o.endpoint),
+        snapshot?.self ?? [],
+      );
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
     metrics.retainEndpoints(new Set(owned.keys()));
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();
+  controls?.start();
 
   const badFiles = new Set<string>();
   const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
@@ -317,7 +347,8 @@ export async function startApp(opts: RunOptions): Promise<App> {
     badFiles.clear();
     for (const f of nowBad) badFiles.add(f);
     warnFdShortage(s, inflight, opts.threads, logger);
-    coordinator?.setDesired?.(s);
+    if (opts.configSource === 'folder') coordinator?.setDesired?.(s);
+    controls?.setSnapshot(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
       { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems.length },
@@ -342,6 +373,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'stopping');
         await config.close();
+        controls?.close();
         // Order matters for "a planned stop misses no slot": stop handing on slots, hand the
         // jobsets back (their new owners continue right after our last dispatched slot), and
         // only then wait for our in-flight checks, however slow they are.

@@ -204,6 +204,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean; cluster?: boolea
       registers: c,
     }),
     isAdmin: new Gauge({ name: 'watcher_is_admin', help: '1 on the elected admin worker', registers: c }),
+    alertsHeld: new Counter({
+      name: 'watcher_alerts_held_total',
+      help: 'State changes not sent to sinks because of a maintenance window or an operator silence, by reason',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    endpointInMaintenance: new Gauge({
+      name: 'watcher_endpoint_in_maintenance',
+      help: '1 while the latest check of the endpoint fell inside one of its maintenance windows (only endpoints that declare windows)',
+      labelNames: ['endpoint'] as const,
+      registers: r,
+    }),
     checksLocalErrors: new Counter({
       name: 'watcher_checks_local_errors_total',
       help: 'Checks the worker itself could not carry out (not a target failure), by code (EMFILE, ...)',

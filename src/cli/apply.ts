@@ -6,10 +6,15 @@ import { resolveFlags, usageOf } from './options.js';
  * `watcher apply DIR`: validate a folder and push it into the cluster's desired state.
  * Refuses (exit 1) when any file is invalid, so a typo never removes jobs from the cluster.
  */
+const FLAGS = {
+  ...CLUSTER_FLAGS,
+  'dry-run': { type: 'boolean' as const, help: 'print what would change; write nothing' },
+};
+
 export async function runApply(argv: string[]): Promise<number> {
-  const { values, positionals, help } = resolveFlags(argv, process.env, CLUSTER_FLAGS);
+  const { values, positionals, help } = resolveFlags(argv, process.env, FLAGS);
   if (help) {
-    process.stdout.write(usageOf('apply DIR', CLUSTER_FLAGS));
+    process.stdout.write(usageOf('apply DIR', FLAGS));
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('expected exactly one DIR');
@@ -24,7 +29,19 @@ export async function runApply(argv: string[]): Promise<number> {
   }
   const { applyDesired } = await import('../cluster/etcd/index.js');
   try {
-    const r = await applyDesired(opts, snapshot);
+    const dryRun = values['dry-run'] === true;
+    const r = await applyDesired(opts, snapshot, dryRun);
+    if (dryRun) {
+      const lines = [
+        ...r.added.map((n) => `+ ${n}`),
+        ...r.changed.map((n) => `~ ${n}`),
+        ...r.removed.map((n) => `- ${n}`),
+      ];
+      process.stdout.write(
+        `${lines.join('\n')}${lines.length ? '\n' : ''}dry run: ${r.added.length} to add, ${r.changed.length} to change, ${r.removed.length} to remove; nothing written\n`,
+      );
+      return 0;
+    }
     process.stdout.write(
       `applied ${snapshot.endpoints.length} endpoints: ${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed (${r.jobsetsWritten} jobsets written, ${r.jobsetsDeleted} deleted)\n`,
     );

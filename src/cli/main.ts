@@ -11,6 +11,11 @@ Commands:
   validate DIR_OR_FILE...   check endpoint files; exit 0 valid, 1 invalid, 2 usage
   status                    print the cluster as etcd holds it (--json)
   apply DIR                 push endpoint files into the cluster's desired state
+  silence ENDPOINT|--tag T  hold alerts --for DURATION --reason TEXT (checks go on)
+  unsilence ENDPOINT|--tag T
+  pause ENDPOINT            stop checking an endpoint cluster-wide until resume
+  resume ENDPOINT
+  run-now ENDPOINT          one extra check by the owner now; prints the result
 
 Run 'watcher <command> --help' for the options of a command.
 `;
@@ -22,6 +27,11 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./status.js')).runStatus,
   apply: async () => (await import('./apply.js')).runApply,
   validate: async () => (await import('./validate.js')).runValidate,
+  silence: async () => (await import('./commands.js')).commandRunner('silence'),
+  unsilence: async () => (await import('./commands.js')).commandRunner('unsilence'),
+  pause: async () => (await import('./commands.js')).commandRunner('pause'),
+  resume: async () => (await import('./commands.js')).commandRunner('resume'),
+  'run-now': async () => (await import('./commands.js')).commandRunner('run-now'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -26,6 +26,8 @@ export interface RunOptions {
   /** seconds jobs may wait in the cluster's queue before the admin raises "scaling limit hit" */
   scalingAlertAfter: number;
   onPartition: 'continue' | 'pause';
+  /** folder: the admin reconciles its --endpoints-dir; etcd: only `watcher apply` changes the desired state */
+  configSource: 'folder' | 'etcd';
   resultsFile: string | null;
   logLevel: string;
 }
@@ -66,6 +68,11 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
     default: '30',
   },
   'on-partition': { type: 'string', help: 'continue|pause when cut off from etcd', default: 'continue' },
+  'config-source': {
+    type: 'string',
+    help: "folder|etcd: desired endpoints from the admin's --endpoints-dir, or from etcd alone (watcher apply)",
+    default: 'folder',
+  },
   'results-file': { type: 'string', help: 'append every check result as a JSON line' },
   'log-level': { type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
 };
@@ -150,6 +157,11 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   if (onPartition !== 'continue' && onPartition !== 'pause') {
     throw new UsageError(`--on-partition must be 'continue' or 'pause', got '${onPartition}'`);
   }
+  const configSource = s('config-source') ?? 'folder';
+  if (configSource !== 'folder' && configSource !== 'etcd')
+    throw new UsageError(`--config-source must be 'folder' or 'etcd', got '${configSource}'`);
+  if (configSource === 'etcd' && !(etcd && etcd.length > 0))
+    throw new UsageError('--config-source etcd needs --etcd (standalone reads its folder)');
   const level = s('log-level') ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new UsageError(`--log-level must be one of trace|debug|info|warn|error, got '${level}'`);
@@ -185,6 +197,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     capacity: int('capacity', s('capacity'), 1),
     scalingAlertAfter: int('scaling-alert-after', s('scaling-alert-after'), 1) ?? 30,
     onPartition,
+    configSource,
     resultsFile: s('results-file') ?? null,
     logLevel: level,
   };

@@ -47,6 +47,21 @@ function rates(w: ClusterStatus['workers'][number]): string {
     : `${owned} (served ${Math.round(w.servedRate)})`;
 }
 
+/** The operator commands in force, one line each (or a line saying there are none). */
+export function formatCommands(cs: NonNullable<ClusterStatus['commands']>): string {
+  if (cs.length === 0) return 'commands: none (no silence, pause or run-now in force)';
+  return table([
+    ['COMMAND', 'TARGET', 'UNTIL', 'BY', 'REASON'],
+    ...cs.map((c) => [
+      c.kind,
+      c.endpoint ?? `tag ${c.tag}`,
+      c.expires_at === null ? 'resumed' : new Date(c.expires_at).toISOString(),
+      c.author,
+      c.reason || '-',
+    ]),
+  ]);
+}
+
 export function formatStatus(s: ClusterStatus, cluster: string): string {
   const jobs = s.jobsets.reduce((n, j) => n + j.jobs, 0);
   const out: string[] = [];
@@ -99,5 +114,11 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
       ...s.jobsets.map((j) => [j.id, j.owner ?? '(waiting)', String(j.jobs)]),
     ]),
   );
+  out.push('');
+  out.push(formatCommands(s.commands ?? []));
+  if (s.configDrift && s.configDrift.length > 0)
+    out.push(
+      `config drift: ${s.configDrift.join(', ')} (endpoint folder differs from the admin's ${s.admin}; the cluster's endpoints would change if one became admin)`,
+    );
   return `${out.join('\n')}\n`;
 }

@@ -68,6 +68,22 @@ export interface ClusterStatus {
   etcdWrites?: EtcdWriteState;
   /** active etcd alarms (`watcher status` asks etcd), e.g. NOSPACE */
   etcdAlarms?: Array<{ member: string; alarm: string }>;
+  /** operator commands in force (silence, pause, run-now; `watcher status` and the status API) */
+  commands?: OperatorCommand[];
+  /** folder mode: workers whose endpoint folder differs from the admin's (`watcher status`) */
+  configDrift?: string[];
+}
+
+/** An operator command as `watcher status` and the status API show it. */
+export interface OperatorCommand {
+  kind: 'silence' | 'pause' | 'run-now';
+  id: string;
+  endpoint: string | null;
+  tag?: string | null;
+  author: string;
+  reason: string;
+  created_at: number;
+  expires_at: number | null;
 }
 
 /**

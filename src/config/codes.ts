@@ -55,6 +55,8 @@ export const CFG = {
   DNS_SERVER: 'CFG_DNS_SERVER',
   /** the same endpoint in two files: both files get it, neither loads that endpoint */
   DUPLICATE_ENDPOINT: 'CFG_DUPLICATE_ENDPOINT',
+  /** a `maintenance` window that is neither { cron, duration } nor { from, to }, or whose from/to do not parse or are out of order */
+  MAINTENANCE: 'CFG_MAINTENANCE',
 } as const;
 
 export type ConfigCode = (typeof CFG)[keyof typeof CFG];

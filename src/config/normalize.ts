@@ -22,6 +22,7 @@ import {
   namespaceIssue,
   tagEntries,
 } from './limits.js';
+import { maintenanceWindows } from './maintenance.js';
 import { checkProbeFields, checkProbeTests, probeTarget } from './probes.js';
 import { displayPath, type Position, problem } from './problems.js';
 import { validateEndpointSpec } from './schema.js';
@@ -552,6 +553,7 @@ function build(
       CFG.DATADOG_LIMIT,
       datadogTagIssues(tagList, (x) => p.show(x)),
     );
+  const maintenance = maintenanceWindows(s.maintenance, str(s.timezone) ?? DEFAULTS.timezone, p);
   if (p.list.length > 0 || sched === null) return null;
   const endpoint: Endpoint = {
     id: name,
@@ -582,6 +584,7 @@ function build(
     hash: '',
   };
   if (probe !== undefined) endpoint.probe = probe;
+  if (maintenance !== undefined) endpoint.maintenance = maintenance;
   return endpoint;
 }
 

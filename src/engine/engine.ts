@@ -6,6 +6,7 @@
 import { AlertBook } from '../alerts/index.js';
 import { isLocalReason } from '../checks/reasons.js';
 import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
+import { type EngineControls, markHeld } from '../controls/holds.js';
 import type { Health, StateChange } from '../model/alert.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
 import type { CheckSpec, Endpoint } from '../model/endpoint.js';
@@ -52,6 +53,10 @@ export interface EndpointStatus {
   url: string;
   state: string;
   suppressed: boolean;
+  /** inside a maintenance window now / silenced by an operator now / paused by an operator */
+  maintenance: boolean;
+  silenced: boolean;
+  paused: boolean;
   since: number;
   next_due: number | null;
   /** slots of this endpoint not run while owned here (overlap, behind, no lease) */
@@ -146,6 +151,8 @@ export class Engine {
       observer?: EngineObserver;
       overloadTuning?: OverloadTuning;
       maxBatch?: number;
+      /** maintenance windows and operator commands (silence, pause) */
+      controls?: EngineControls;
       /** the wall clock stepped by this much (the schedule was re-planned) */
       onClockStep?: (stepMs: number) => void;
     },
@@ -235,7 +242,7 @@ export class Engine {
     const work: Array<{ spec: CheckSpec; scheduledAt: number; everyMs: number }> = [];
     for (const d of batch) {
       const job = this.jobs.get(d.id);
-      if (!job) continue;
+      if (!job || this.deps.controls?.paused(d.id)) continue;
       if (d.passed > 0) this.skip(job, 'behind', d.passed, now);
       if (this.pending.has(d.id)) {
         this.skip(job, 'overlap', 1, now);
@@ -290,6 +297,8 @@ export class Engine {
     this.completedSinceTick++;
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
+    const hold = this.deps.controls?.holdOf(job.endpoint, r.started_at) ?? null;
+    markHeld(r, hold);
     job.last = r;
     job.history.add(r.ok ? r.duration_ms : Number.NaN);
     // Lag windows age on the monotonic clock: a wall-clock step neither empties nor freezes them.
@@ -302,7 +311,7 @@ export class Engine {
       job.suppressed = change.suppressed;
       const state = this.alerts.get(r.endpoint);
       if (state) this.deps.coordinator.saveAlertState(state);
-      this.deps.outputs.stateChange(change, job.endpoint);
+      this.deps.outputs.stateChange(markHeld(change, hold), job.endpoint);
     }
   }
 
@@ -378,16 +387,21 @@ export class Engine {
 
   status(): EndpointStatus[] {
     const out: EndpointStatus[] = [];
+    const now = this.deps.clock.now();
     for (const name of this.order) {
       const job = this.jobs.get(name);
       if (!job) continue;
       const st = this.alerts.get(name);
+      const hold = this.deps.controls?.holdOf(job.endpoint, now);
       out.push({
         name,
         file: job.endpoint.file,
         url: job.endpoint.url,
         state: st?.state ?? 'UNKNOWN',
         suppressed: job.suppressed,
+        maintenance: hold?.maintenance ?? false,
+        silenced: hold?.silenced ?? false,
+        paused: this.deps.controls?.paused(name) ?? false,
         since: st?.since ?? 0,
         next_due: this.scheduler.nextDueOf(name) ?? null,
         skipped_slots: job.skipped,
@@ -397,6 +411,31 @@ export class Engine {
       });
     }
     return out;
+  }
+
+  /** true while this worker runs the endpoint */
+  owns(name: string): boolean {
+    return this.jobs.has(name);
+  }
+
+  /**
+   * One extra check of an owned endpoint now (`watcher run-now`), through the same path as a
+   * scheduled one (alerts, outputs); resolves with its result, or null when not owned or stopping.
+   */
+  runNow(name: string): Promise<CheckResult | null> {
+    const job = this.jobs.get(name);
+    if (!job || this.stopping) return Promise.resolve(null);
+    let got: CheckResult | null = null;
+    const at = this.deps.clock.now();
+    const p = this.deps.runner.run([{ spec: job.endpoint, scheduledAt: at }], (r) => {
+      r.run_now = true;
+      got = r;
+      this.onResult(r);
+    });
+    const done = p.catch((err: unknown) => this.deps.logger.error({ err }, 'run-now check failed'));
+    this.inflight.add(done);
+    done.finally(() => this.inflight.delete(done));
+    return done.then(() => got);
   }
 
   get size(): number {

@@ -19,8 +19,10 @@ export function createFanout(deps: {
 }): ResultOutputs {
   const { metrics, resultsFile, sinks, events, logger } = deps;
   return {
-    result(r: CheckResult, _endpoint: Endpoint) {
+    result(r: CheckResult, endpoint: Endpoint) {
       deps.localFaults?.observe(r);
+      if (endpoint.maintenance)
+        metrics.endpointInMaintenance.set({ endpoint: r.endpoint }, r.maintenance ? 1 : 0);
       if (isLocalReason(r.error)) {
         // Not a datapoint about the target: kept in the audit trail and the live view, never sent.
         metrics.checksLocalErrors.inc({ code: localCodeOf(r.error as string) });
@@ -43,10 +45,18 @@ export function createFanout(deps: {
         to: c.to,
         reason: c.reason,
         suppressed: c.suppressed,
+        ...(c.maintenance ? { maintenance: true } : {}),
+        ...(c.silenced ? { silenced: true } : {}),
         event_id: c.id,
       };
-      if (c.to === 'DOWN' && !c.suppressed) logger.warn(fields, 'endpoint DOWN');
-      else logger.info(fields, `endpoint ${c.to}${c.suppressed ? ' (suppressed: a parent is DOWN)' : ''}`);
+      const held = c.maintenance ? ' (maintenance: not sent)' : c.silenced ? ' (silenced: not sent)' : '';
+      if (held) metrics.alertsHeld.inc({ reason: c.maintenance ? 'maintenance' : 'silence' });
+      if (c.to === 'DOWN' && !c.suppressed && !held) logger.warn(fields, 'endpoint DOWN');
+      else
+        logger.info(
+          fields,
+          `endpoint ${c.to}${c.suppressed ? ' (suppressed: a parent is DOWN)' : ''}${held}`,
+        );
       sinks.stateChange(c);
       const { result: _r, ...event } = c;
       events.publish('state', event);

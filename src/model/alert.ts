@@ -25,6 +25,10 @@ export interface StateChange {
   reason: string | null;
   /** true when a DOWN was suppressed because a `depends_on` parent is DOWN */
   suppressed: boolean;
+  /** inside a maintenance window: kept in state and on the live stream, never sent to sinks */
+  maintenance?: true;
+  /** under an operator's silence: kept in state and on the live stream, never sent to sinks */
+  silenced?: true;
   /** the result that caused the change (its values fill templates) */
   result: CheckResult;
   /** deterministic id: same endpoint + same transition time = same id (dedup key downstream) */

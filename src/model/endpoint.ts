@@ -47,6 +47,15 @@ export type Schedule =
   /** 5 fields (minute resolution) or 6 fields (seconds first); `timezone` is an IANA name, default UTC. */
   { kind: 'cron'; expr: string; timezone: string } | { kind: 'interval'; everyMs: number };
 
+/**
+ * A maintenance window: alerts of the endpoint are suppressed inside it, checks go on.
+ * `cron`: a window of `durationMs` opens at each occurrence of `expr` in `timezone`;
+ * `fixed`: from `fromMs` (inclusive) to `toMs` (exclusive), epoch ms.
+ */
+export type MaintenanceWindow =
+  | { kind: 'cron'; expr: string; timezone: string; durationMs: number }
+  | { kind: 'fixed'; fromMs: number; toMs: number };
+
 export interface AlertPolicy {
   /** consecutive failures before the endpoint is DOWN (default 1) */
   failureThreshold: number;
@@ -153,6 +162,8 @@ export interface Endpoint extends CheckSpec {
   dependsOn: string[];
   tags: string[];
   sinks: SinkTargets;
+  /** absent when the file declares none (so that endpoints without windows keep their hash) */
+  maintenance?: MaintenanceWindow[];
   /**
    * Hash of the normalised definition (everything above). Equal hash = nothing changed: a reload
    * keeps the job's schedule phase and alert state.

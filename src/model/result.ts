@@ -26,6 +26,12 @@ export interface CheckResult {
   /** worker id that ran it */
   worker: string;
   timings?: PhaseTimings;
+  /** inside a maintenance window of the endpoint: its alerts are suppressed (absent otherwise) */
+  maintenance?: true;
+  /** an operator's `watcher silence` covers the endpoint: its alerts are suppressed (absent otherwise) */
+  silenced?: true;
+  /** run by `watcher run-now`, outside the schedule (absent otherwise) */
+  run_now?: true;
 }
 
 /** Lag of a result: started_at - scheduled_at, ms. */

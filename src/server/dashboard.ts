@@ -192,7 +192,8 @@ const SCRIPT = String.raw`
     el.dataset.endpoint = e.name;
     c[0].textContent = e.name; c[0].title = e.url || e.name;
     const st = stateOf(e);
-    c[1].textContent = (e.state || 'not reported') + (e.suppressed ? ' (suppressed)' : '');
+    c[1].textContent = (e.state || 'not reported') + (e.suppressed ? ' (suppressed)' : '') +
+      (e.maintenance ? ' (maintenance)' : '') + (e.silenced ? ' (silenced)' : '') + (e.paused ? ' (paused)' : '');
     c[1].className = 'state ' + st;
     c[2].textContent = e.owner || 'waiting';
     c[3].textContent = e.last ? e.last.duration_ms.toFixed(1) + ' ms' : '-';
@@ -343,7 +344,7 @@ const SCRIPT = String.raw`
   }
 
   function placeholder(name) {
-    return { name, file: '', url: '', owner: null, state: null, suppressed: false, since: 0, next_due: null, skipped_slots: 0, depends_on: [], last: null, history_ms: [] };
+    return { name, file: '', url: '', owner: null, state: null, suppressed: false, maintenance: false, silenced: false, paused: false, since: 0, next_due: null, skipped_slots: 0, depends_on: [], last: null, history_ms: [] };
   }
 
   const es = new EventSource('/api/v1/events');
@@ -374,7 +375,7 @@ const SCRIPT = String.raw`
     if (sortKey === 'state' || stateFilter) viewStale = true;
     dirty.add(c.endpoint);
     schedule();
-    feed(c.endpoint + ': ' + c.from + ' → ' + c.to + (c.suppressed ? ' (suppressed)' : '') + (c.reason ? ' — ' + c.reason : '') + '  [' + c.origin + ']', c.to);
+    feed(c.endpoint + ': ' + c.from + ' → ' + c.to + (c.suppressed ? ' (suppressed)' : '') + (c.maintenance ? ' (maintenance: held)' : '') + (c.silenced ? ' (silenced: held)' : '') + (c.reason ? ' — ' + c.reason : '') + '  [' + c.origin + ']', c.to);
     updateGraphNode(c.endpoint, c.to);
   });
   es.addEventListener('ownership', (ev) => { const d = JSON.parse(ev.data); feed('ownership ' + d.origin + ': ' + (d.reason ? d.reason + ' ' : '') + (d.jobs != null ? d.jobs + ' jobs' : '')); reloadSoon(); });

@@ -3,7 +3,7 @@
  * `version`, built from the internal (camelCase) views of the engine and the coordinator. The
  * cluster scope (cluster-status.ts) merges several workers' local documents of this shape.
  */
-import type { ClusterStatus, WorkerInfo } from '../cluster/coordinator.js';
+import type { ClusterStatus, OperatorCommand, WorkerInfo } from '../cluster/coordinator.js';
 import type { ConfigProblem, FileStatus } from '../config/types.js';
 import type { EndpointStatus } from '../engine/engine.js';
 import type { CheckResult, PhaseTimings } from '../model/result.js';
@@ -17,7 +17,16 @@ export type Scope = 'local' | 'cluster';
 /** The latest result as the API shows it: timings in snake_case. */
 export type ResultDoc = Pick<
   CheckResult,
-  'scheduled_at' | 'started_at' | 'duration_ms' | 'ok' | 'status_code' | 'error' | 'values'
+  | 'scheduled_at'
+  | 'started_at'
+  | 'duration_ms'
+  | 'ok'
+  | 'status_code'
+  | 'error'
+  | 'values'
+  | 'maintenance'
+  | 'silenced'
+  | 'run_now'
 > & {
   timings?: Record<string, number>;
   /** tls probes and https checks: days until the leaf certificate expires (negative: expired) */
@@ -33,6 +42,12 @@ export interface EndpointDoc {
   /** null when nobody reported it (owner did not answer, or waiting) */
   state: string | null;
   suppressed: boolean;
+  /** inside a maintenance window now (alerts held, checks go on) */
+  maintenance: boolean;
+  /** under an operator's `watcher silence` now */
+  silenced: boolean;
+  /** `watcher pause` holds: not checked */
+  paused: boolean;
   since: number;
   next_due: number | null;
   skipped_slots: number;
@@ -111,6 +126,8 @@ export interface StatusDoc {
     waiting: number;
     workers: WorkerDoc[];
     jobsets: Array<{ id: string; owner: string | null; jobs: number }>;
+    /** cluster: operator commands in force (silence, pause, run-now); see OPERATIONS.md */
+    commands?: OperatorCommand[];
     /** cluster: the admin's writes refused by etcd (NOSPACE...), with the remedy */
     etcd_writes?: {
       refused: boolean;
@@ -179,6 +196,9 @@ export function endpointDoc(e: EndpointStatus, owner: string): EndpointDoc {
     owner,
     state: e.state,
     suppressed: e.suppressed,
+    maintenance: e.maintenance,
+    silenced: e.silenced,
+    paused: e.paused,
     since: e.since,
     next_due: e.next_due,
     skipped_slots: e.skipped_slots,
@@ -191,6 +211,9 @@ export function endpointDoc(e: EndpointStatus, owner: string): EndpointDoc {
           ok: r.ok,
           status_code: r.status_code,
           error: r.error,
+          ...(r.maintenance ? { maintenance: true as const } : {}),
+          ...(r.silenced ? { silenced: true as const } : {}),
+          ...(r.run_now ? { run_now: true as const } : {}),
           // captured values (response_json_values, dns answers, certificate fields), for templates and people
           values: r.values,
           ...(r.timings ? { timings: timingsDoc(r.timings) } : {}),
@@ -257,6 +280,7 @@ export function localStatusDoc(src: LocalSources, now: number): StatusDoc {
       }),
       jobsets: (c?.jobsets ?? []).map((j) => ({ id: j.id, owner: j.owner, jobs: j.jobs })),
       ...(c?.etcdWrites ? { etcd_writes: { ...c.etcdWrites } } : {}),
+      ...(c?.commands ? { commands: c.commands } : {}),
     },
     unanswered: [],
     partial: false,

@@ -39,6 +39,9 @@ export function serviceCheckFor(
     tags: endpointTags(ep.name, dd.tags, ep.tags),
     timestamp: Math.floor(r.started_at / 1000),
   };
+  // Monitors can exclude held results: `!maintenance:true`, `!silenced:true`.
+  if (r.maintenance) sc.tags = [...sc.tags, 'maintenance:true'];
+  if (r.silenced) sc.tags = [...sc.tags, 'silenced:true'];
   if (!r.ok) sc.message = (r.error ?? 'check failed').slice(0, SERVICE_CHECK_MESSAGE_MAX);
   return sc;
 }

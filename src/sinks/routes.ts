@@ -151,14 +151,19 @@ export function routeEndpoint(ep: Endpoint, ctx: RouteContext): EndpointRoute {
       `cloudwatch:${target.region}`,
       (name) => new CloudWatchMetricsSink(name, ctx.clients, target),
     );
-    route.results.push((r) => push(metrics, metricItemFor(r, ep, s.aws), 'result'));
+    const alarm = alarmInputFor(ep);
+    // A held result (maintenance, silence) must not drive the alarm: it sends no datapoint, and the
+    // alarm leaves missing data as missing.
+    route.results.push((r) => {
+      if (alarm && (r.maintenance || r.silenced)) return;
+      push(metrics, metricItemFor(r, ep, s.aws), 'result');
+    });
     const events = ctx.outbox(
       destinationKey('eventbridge', tk),
       `eventbridge:${target.region}`,
       (name) => new EventBridgeSink(name, ctx.clients, target),
     );
     route.changes.push((c) => push(events, eventBridgeEntryForChange(c, s.aws), 'alert'));
-    const alarm = alarmInputFor(ep);
     if (alarm) {
       const alarms = ctx.outbox(
         destinationKey('cw-alarms', tk),

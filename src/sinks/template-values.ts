@@ -41,10 +41,12 @@ export function selfEventValues(e: SelfEvent): Record<string, string> {
 
 /**
  * Which state changes are alerts worth sending. The first verdict after startup (UNKNOWN -> UP) is
- * not news; a change to UNKNOWN says nothing about the endpoint.
+ * not news; a change to UNKNOWN says nothing about the endpoint; a change inside a maintenance
+ * window or under an operator's silence is held.
  */
 export function isAlertWorthy(c: StateChange): boolean {
   if (c.to === 'UNKNOWN') return false;
+  if (c.maintenance || c.silenced) return false; // held: on the live stream and in the log only
   if (c.from === 'UNKNOWN' && c.to === 'UP') return false;
   return true;
 }

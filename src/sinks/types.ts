@@ -54,7 +54,9 @@ export type SelfEventKind =
   | 'results_file_ok'
   | 'etcd_write_refused'
   | 'etcd_write_ok'
-  | 'clock_step';
+  | 'clock_step'
+  | 'config_drift'
+  | 'config_drift_resolved';
 
 export interface SelfEvent {
   kind: SelfEventKind;

@@ -28,6 +28,7 @@ describe('--help texts', () => {
       'lease-ttl': String(o.leaseTtl),
       'scaling-alert-after': String(o.scalingAlertAfter),
       'on-partition': o.onPartition,
+      'config-source': o.configSource,
       'log-level': o.logLevel,
     };
     for (const [name, spec] of Object.entries(RUN_FLAGS)) {

@@ -32,6 +32,8 @@ describe('watcher run options', () => {
     [['--lease-ttl', '1'], /at least 2/],
     [['--lease-ttl', 'soon'], /whole number/],
     [['--on-partition', 'panic'], /continue' or 'pause/],
+    [['--config-source', 'git'], /--config-source must be 'folder' or 'etcd'/],
+    [['--config-source', 'etcd'], /--config-source etcd needs --etcd/],
     [['--etcd', 'etcd:2379'], /http:\/\/ or https:\/\//],
     [['--etcd-user', 'root'], /go together/],
     [['--listen', 'nowhere'], /HOST:PORT/],

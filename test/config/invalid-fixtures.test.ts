@@ -13,6 +13,7 @@ const FIXTURES = join(import.meta.dirname, '../fixtures/config');
 type Row = [code: string, line: number, col: number, fragment: string];
 const EXPECTED: Record<string, Row> = {
   'invalid-alias-bomb.yml': ['CFG_TOO_MANY_ALIASES', 3, 8, 'too many YAML aliases'],
+  'invalid-maintenance-order.yml': ['CFG_MAINTENANCE', 5, 43, '`to` must be after `from`'],
   'invalid-aws-without-service.yml': [
     'CFG_REQUIRED',
     3,

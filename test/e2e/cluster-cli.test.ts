@@ -50,7 +50,7 @@ describe('watcher apply / status', () => {
       etcd: etcd.clientUrls,
       endpointsDir: own,
       leaseTtl: 2,
-      extraArgs: ['--cluster', 'cli', '--threads', '1'],
+      extraArgs: ['--cluster', 'cli', '--threads', '1', '--config-source', 'etcd'],
     });
     await worker.waitReady(20_000, '/readyz');
   });

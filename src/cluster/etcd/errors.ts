@@ -6,6 +6,8 @@ import { WatcherError } from '../../model/errors.js';
 export const ClusterErrorCode = {
   /** bad coordinator/client options (cluster name, worker id, TTL, URLs) */
   CONFIG: 'CLUSTER_CONFIG',
+  /** `watcher apply` on a cluster whose desired state comes from the admin's folder */
+  CONFIG_SOURCE: 'CLUSTER_CONFIG_SOURCE',
   /** another live worker is registered under the same `--id` */
   ID_IN_USE: 'CLUSTER_ID_IN_USE',
   /** etcd rejected the user name or password */

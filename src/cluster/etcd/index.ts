@@ -11,6 +11,18 @@ export {
   type EtcdCredentialFlags,
 } from './client.js';
 export {
+  type CommandValue,
+  CommandWatch,
+  deleteCommands,
+  desiredEndpoints,
+  listCommands,
+  putCommand,
+  RUN_NOW_TTL_S,
+  rawTags,
+  startCommandWatch,
+  waitRunResult,
+} from './commands.js';
+export {
   type ClusterMetrics,
   type CoordinatorEvents,
   type CoordinatorTuning,
@@ -19,6 +31,7 @@ export {
   EtcdCoordinator,
   type EtcdCoordinatorOptions,
 } from './coordinator.js';
+export { DriftMonitor } from './drift.js';
 export { ClusterError, ClusterErrorCode } from './errors.js';
 export { Keys } from './keys.js';
 export { MAX_JOBS_PER_JOBSET, targetJobsetSize } from './packing.js';

@@ -16,6 +16,9 @@ import {
   type Op,
   op,
 } from './client.js';
+import { listCommands } from './commands.js';
+import { readConfigSource } from './config-source.js';
+import { driftingWorkers, readChecksums } from './drift.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror } from './mirror.js';
@@ -97,7 +100,10 @@ export function readClusterStatus(opts: ClusterToolOptions): Promise<ClusterStat
     const status = statusFromMirror(await loadMirror(rpc, keys), '', true);
     // An alarm (NOSPACE) makes etcd refuse every write while reads go on: say so.
     const alarms = await rpc.alarms().catch(() => []);
-    return alarms.length > 0 ? { ...status, etcdAlarms: alarms } : status;
+    const commands = await listCommands(rpc, keys);
+    const configDrift = driftingWorkers(await readChecksums(rpc, keys), status.admin);
+    const withCommands = { ...status, commands, configDrift };
+    return alarms.length > 0 ? { ...withCommands, etcdAlarms: alarms } : withCommands;
   });
 }
 
@@ -110,13 +116,34 @@ export interface ApplyResult {
 }
 
 /**
+ * In folder mode the admin reconciles its own folder: an apply would be silently undone at its next
+ * reconcile or at the next admin change, so it is refused, naming the mode and the admin.
+ */
+async function refuseInFolderMode(rpc: EtcdRpc, keys: Keys): Promise<void> {
+  const source = await readConfigSource(rpc, keys);
+  const mirror = await loadMirror(rpc, keys);
+  const admin = mirror.admin?.value.id ?? null;
+  if (source?.mode === 'etcd') return;
+  if (!source && admin === null) return; // nobody reconciles anything: the apply stays
+  throw new ClusterError(
+    ClusterErrorCode.CONFIG_SOURCE,
+    `cluster ${keys.cluster} takes its endpoints from the admin's folder (--config-source folder, admin ${source?.admin ?? admin}): an apply would be undone at the admin's next reconcile. Edit the admin's --endpoints-dir instead, or run every worker with --config-source etcd (docs/OPERATIONS.md "Source of truth")`,
+  );
+}
+
+/**
  * `watcher apply DIR`: packs the snapshot into jobsets exactly as the admin does and writes the
  * difference, each transaction comparing the revisions of the jobsets it touches (retried on a
  * concurrent change). Note: a live admin with its own endpoint files reconciles its folder again
  * on its next change or election (docs/CLUSTER.md "Desired state").
  */
-export function applyDesired(opts: ClusterToolOptions, snapshot: ConfigSnapshot): Promise<ApplyResult> {
+export function applyDesired(
+  opts: ClusterToolOptions,
+  snapshot: ConfigSnapshot,
+  dryRun = false,
+): Promise<ApplyResult> {
   return withRpc(opts, async (rpc, keys) => {
+    await refuseInFolderMode(rpc, keys);
     for (let attempt = 0; attempt < 5; attempt++) {
       const mirror = await loadMirror(rpc, keys);
       const retainFiles = new Set(snapshot.files.filter((f) => !f.ok).map((f) => f.file));
@@ -125,6 +152,14 @@ export function applyDesired(opts: ClusterToolOptions, snapshot: ConfigSnapshot)
         desiredJobs(snapshot, Date.now()),
         { newId: () => newJobsetId((id) => mirror.jobsets.has(id)), retainFiles },
       );
+      if (dryRun)
+        return {
+          added: result.added,
+          changed: result.changed,
+          removed: result.removed,
+          jobsetsWritten: 0,
+          jobsetsDeleted: 0,
+        };
       const ops: Array<{ op: Op[]; guard: Compare }> = [];
       for (const [id, value] of result.puts) {
         ops.push({
