@@ -293,7 +293,7 @@ export class Engine {
   private onResult(r: CheckResult): void {
     // a late check may serve a later slot than it was queued for (never an earlier one)
     const queued = this.pending.get(r.endpoint);
-    if (queued !== undefined && queued <= r.scheduled_at) this.settle(r.endpoint);
+    if (queued !== undefined && queued <= r.scheduled_at && !r.run_now) this.settle(r.endpoint);
     this.completedSinceTick++;
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
@@ -427,7 +427,7 @@ export class Engine {
     if (!job || this.stopping) return Promise.resolve(null);
     let got: CheckResult | null = null;
     const at = this.deps.clock.now();
-    const p = this.deps.runner.run([{ spec: job.endpoint, scheduledAt: at }], (r) => {
+    const p = this.deps.runner.run([{ spec: job.endpoint, scheduledAt: at, everyMs: 0 }], (r) => {
       r.run_now = true;
       got = r;
       this.onResult(r);

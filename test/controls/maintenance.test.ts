@@ -145,6 +145,7 @@ describe('engine inside a maintenance window', () => {
     const clock = new FakeClock(start);
     const ran: string[] = [];
     const runner: CheckRunner = {
+      setServeCap() {},
       async run(batch: Array<{ spec: CheckSpec; scheduledAt: number }>, onResult: (r: CheckResult) => void) {
         for (const { spec, scheduledAt } of batch) {
           ran.push(spec.id);
