@@ -582,6 +582,7 @@ function build(
     hash: '',
   };
   if (probe !== undefined) endpoint.probe = probe;
+  if (typeof s.confirm === 'number' && s.confirm > 0) endpoint.confirm = s.confirm;
   return endpoint;
 }
 
