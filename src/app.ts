@@ -14,6 +14,7 @@ import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
+import { createConfirmation } from './engine/confirm-reports.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { LocalFaultMonitor } from './engine/local-faults.js';
@@ -71,6 +72,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let identity: (() => HealthIdentity | null) | null = null;
   let resultsFile: ResultsFile | null = null;
   let localFaults: LocalFaultMonitor | null = null;
+  let etcdCoordinator: EtcdCoordinator | null = null;
   const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
     sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
 
@@ -186,6 +188,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       cluster: opts.cluster,
     });
     coordinator = etcd;
+    etcdCoordinator = etcd;
     identity = () => etcd.identity();
   } else {
     coordinator = new StandaloneCoordinator(opts.id, advertised, clock, VERSION);
@@ -228,12 +231,22 @@ export async function startApp(opts: RunOptions): Promise<App> {
     onDominated: (d) => coord.setLocallyDegraded?.(d),
   });
   const engineLog = logger.child({ module: 'engine' });
+  const confirmation = createConfirmation({
+    cluster: etcdCoordinator,
+    runner: pool,
+    clock,
+    workerId: opts.id,
+    announce,
+    logger: engineLog,
+    publish: (type, data) => events.publish(type, data),
+  });
   engine = new Engine({
     clock,
     runner: pool,
     coordinator,
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
     logger: engineLog,
+    confirmGate: confirmation.gate,
     observer: createEngineObserver({
       metrics,
       logger: engineLog,
@@ -263,6 +276,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     events.publish('ownership', { jobs: owned.size });
   });
   await coordinator.start();
+  confirmation.start();
 
   const badFiles = new Set<string>();
   const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
@@ -346,6 +360,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
         // jobsets back (their new owners continue right after our last dispatched slot), and
         // only then wait for our in-flight checks, however slow they are.
         engine?.stopScheduling();
+        confirmation.close();
         await coordinator?.stop();
         await engine?.drain(STOP_GRACE_MS / 2);
         sinks.selfEvent({

@@ -28,6 +28,13 @@ export function createFanout(deps: {
         events.publish('result', r);
         return;
       }
+      if (r.unconfirmed) {
+        // Another worker passed this check: the owner's own problem, never a datapoint for sinks.
+        metrics.checksTotal.inc({ endpoint: r.endpoint, result: 'unconfirmed' });
+        resultsFile?.write(r);
+        events.publish('result', r);
+        return;
+      }
       metrics.checksTotal.inc({ endpoint: r.endpoint, result: r.ok ? 'success' : 'failure' });
       metrics.checkDuration.observe(r.duration_ms / 1000);
       metrics.scheduleLag.observe(Math.max(0, r.started_at - r.scheduled_at) / 1000);
@@ -44,6 +51,7 @@ export function createFanout(deps: {
         reason: c.reason,
         suppressed: c.suppressed,
         event_id: c.id,
+        ...(c.result?.confirm ? { confirm: c.result.confirm.outcome, confirm_by: c.result.confirm.by } : {}),
       };
       if (c.to === 'DOWN' && !c.suppressed) logger.warn(fields, 'endpoint DOWN');
       else logger.info(fields, `endpoint ${c.to}${c.suppressed ? ' (suppressed: a parent is DOWN)' : ''}`);

@@ -111,6 +111,8 @@ const SELF_ALERT_TYPES: Record<SelfEventKind, DatadogAlertType> = {
   etcd_write_refused: 'error',
   etcd_write_ok: 'success',
   clock_step: 'warning',
+  check_unconfirmed: 'warning',
+  endpoint_moved_away: 'warning',
 };
 
 /** Pairs (error/fixed, high/ok, hit/resolved) share an aggregation key so Datadog groups them. */

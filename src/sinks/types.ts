@@ -54,7 +54,9 @@ export type SelfEventKind =
   | 'results_file_ok'
   | 'etcd_write_refused'
   | 'etcd_write_ok'
-  | 'clock_step';
+  | 'clock_step'
+  | 'check_unconfirmed'
+  | 'endpoint_moved_away';
 
 export interface SelfEvent {
   kind: SelfEventKind;
