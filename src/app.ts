@@ -16,6 +16,7 @@ import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
 import { ClusterControls } from './controls/cluster-controls.js';
 import { createEngineControls } from './controls/holds.js';
+import { createConfirmation } from './engine/confirm-reports.js';
 import { Engine } from './engine/engine.js';
 import { createFanout } from './engine/fanout.js';
 import { LocalFaultMonitor } from './engine/local-faults.js';
@@ -73,6 +74,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   let identity: (() => HealthIdentity | null) | null = null;
   let resultsFile: ResultsFile | null = null;
   let localFaults: LocalFaultMonitor | null = null;
+  let etcdCoordinator: EtcdCoordinator | null = null;
   const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
     sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
 
@@ -193,6 +195,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       cluster: opts.cluster,
     });
     coordinator = etcd;
+    etcdCoordinator = etcd;
     identity = () => etcd.identity();
     controls = new ClusterControls({
       client: etcdClient,
@@ -250,6 +253,15 @@ export async function startApp(opts: RunOptions): Promise<App> {
     onDominated: (d) => coord.setLocallyDegraded?.(d),
   });
   const engineLog = logger.child({ module: 'engine' });
+  const confirmation = createConfirmation({
+    cluster: etcdCoordinator,
+    runner: pool,
+    clock,
+    workerId: opts.id,
+    announce,
+    logger: engineLog,
+    publish: (type, data) => events.publish(type, data),
+  });
   engine = new Engine({
     clock,
     runner: pool,
@@ -257,6 +269,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     outputs: createFanout({ metrics, resultsFile, sinks, events, logger, localFaults }),
     controls: createEngineControls(() => controls?.view() ?? null),
     logger: engineLog,
+    confirmGate: confirmation.gate,
     observer: createEngineObserver({
       metrics,
       logger: engineLog,
@@ -293,6 +306,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   });
   await coordinator.start();
   controls?.start();
+  confirmation.start();
 
   const badFiles = new Set<string>();
   const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
@@ -378,6 +392,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
         // jobsets back (their new owners continue right after our last dispatched slot), and
         // only then wait for our in-flight checks, however slow they are.
         engine?.stopScheduling();
+        confirmation.close();
         await coordinator?.stop();
         await engine?.drain(STOP_GRACE_MS / 2);
         sinks.selfEvent({

@@ -585,6 +585,7 @@ function build(
   };
   if (probe !== undefined) endpoint.probe = probe;
   if (maintenance !== undefined) endpoint.maintenance = maintenance;
+  if (typeof s.confirm === 'number' && s.confirm > 0) endpoint.confirm = s.confirm;
   return endpoint;
 }
 

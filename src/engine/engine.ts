@@ -13,6 +13,7 @@ import type { CheckSpec, Endpoint } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import { type DueCheck, LagTracker, Scheduler, typicalIntervalMs } from '../schedule/index.js';
+import type { ConfirmGate } from './confirm-gate.js';
 import {
   DEFAULT_OVERLOAD_TUNING,
   OverloadDetector,
@@ -153,6 +154,8 @@ export class Engine {
       maxBatch?: number;
       /** maintenance windows and operator commands (silence, pause) */
       controls?: EngineControls;
+      /** `confirm: 1`: holds a DOWN candidate until another worker ran the check (confirm-gate.ts) */
+      confirmGate?: ConfirmGate;
       /** the wall clock stepped by this much (the schedule was re-planned) */
       onClockStep?: (stepMs: number) => void;
     },
@@ -201,6 +204,7 @@ export class Engine {
       if (!next.has(name)) {
         this.alerts.remove(name);
         this.lag.remove(name);
+        this.deps.confirmGate?.forget(name);
         if (this.pending.has(name)) {
           this.releasedPending.add(name);
           this.releaseHorizon ??= this.dispatchedThrough;
@@ -297,15 +301,24 @@ export class Engine {
     this.completedSinceTick++;
     const job = this.jobs.get(r.endpoint);
     if (!job) return; // given up or removed while the check ran: its new owner reports it
-    const hold = this.deps.controls?.holdOf(job.endpoint, r.started_at) ?? null;
-    markHeld(r, hold);
-    job.last = r;
     job.history.add(r.ok ? r.duration_ms : Number.NaN);
     // Lag windows age on the monotonic clock: a wall-clock step neither empties nor freezes them.
     this.lag.record(r.endpoint, r.started_at - r.scheduled_at, this.deps.clock.monotonic());
+    const deliver = (x: CheckResult, apply: boolean) => this.deliver(x, apply);
+    if (this.deps.confirmGate?.offer(job.endpoint, r, () => this.alerts.get(r.endpoint), deliver)) return;
+    this.deliver(r, true);
+  }
+
+  /** `apply` false: an `unconfirmed` result, kept and shown but not applied to the alert state. */
+  private deliver(r: CheckResult, apply: boolean): void {
+    const job = this.jobs.get(r.endpoint);
+    if (!job) return;
+    const hold = this.deps.controls?.holdOf(job.endpoint, r.started_at) ?? null;
+    markHeld(r, hold);
+    job.last = r;
     this.deps.outputs.result(r, job.endpoint);
     // A check this worker could not carry out (`local: EMFILE`, ...) says nothing about the target.
-    if (isLocalReason(r.error)) return;
+    if (!apply || isLocalReason(r.error)) return;
     const change = this.alerts.apply(r);
     if (change) {
       job.suppressed = change.suppressed;

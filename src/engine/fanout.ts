@@ -30,6 +30,13 @@ export function createFanout(deps: {
         events.publish('result', r);
         return;
       }
+      if (r.unconfirmed) {
+        // Another worker passed this check: the owner's own problem, never a datapoint for sinks.
+        metrics.checksTotal.inc({ endpoint: r.endpoint, result: 'unconfirmed' });
+        resultsFile?.write(r);
+        events.publish('result', r);
+        return;
+      }
       metrics.checksTotal.inc({ endpoint: r.endpoint, result: r.ok ? 'success' : 'failure' });
       metrics.checkDuration.observe(r.duration_ms / 1000);
       metrics.scheduleLag.observe(Math.max(0, r.started_at - r.scheduled_at) / 1000);
@@ -48,6 +55,7 @@ export function createFanout(deps: {
         ...(c.maintenance ? { maintenance: true } : {}),
         ...(c.silenced ? { silenced: true } : {}),
         event_id: c.id,
+        ...(c.result?.confirm ? { confirm: c.result.confirm.outcome, confirm_by: c.result.confirm.by } : {}),
       };
       const held = c.maintenance ? ' (maintenance: not sent)' : c.silenced ? ' (silenced: not sent)' : '';
       if (held) metrics.alertsHeld.inc({ reason: c.maintenance ? 'maintenance' : 'silence' });

@@ -160,6 +160,11 @@ export interface Endpoint extends CheckSpec {
   alert: AlertPolicy;
   /** endpoint names whose DOWN state suppresses this endpoint's DOWN alerts */
   dependsOn: string[];
+  /**
+   * workers other than the owner that must see a failure before DOWN (absent = 0 = off, at most 1;
+   * cluster only). Absent rather than 0 so that the hash of every existing endpoint is unchanged.
+   */
+  confirm?: number;
   tags: string[];
   sinks: SinkTargets;
   /** absent when the file declares none (so that endpoints without windows keep their hash) */

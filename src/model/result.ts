@@ -32,7 +32,17 @@ export interface CheckResult {
   silenced?: true;
   /** run by `watcher run-now`, outside the schedule (absent otherwise) */
   run_now?: true;
+  /** `confirm: 1` only, on the failure that would make the endpoint DOWN: what the second opinion said */
+  confirm?: { outcome: ConfirmOutcome; by: string | null; error: string | null };
+  /** another worker passed this check: not applied to the alert state, never sent to sinks */
+  unconfirmed?: boolean;
 }
+
+/**
+ * `confirmed`: the other worker failed too; `refuted`: it succeeded; `no_answer`: nobody answered
+ * in time; `unavailable`: nobody to ask (standalone, a lone worker, etcd unreachable).
+ */
+export type ConfirmOutcome = 'confirmed' | 'refuted' | 'no_answer' | 'unavailable';
 
 /** Lag of a result: started_at - scheduled_at, ms. */
 export function lagMs(r: CheckResult): number {

@@ -113,6 +113,8 @@ const SELF_ALERT_TYPES: Record<SelfEventKind, DatadogAlertType> = {
   clock_step: 'warning',
   config_drift: 'warning',
   config_drift_resolved: 'success',
+  check_unconfirmed: 'warning',
+  endpoint_moved_away: 'warning',
 };
 
 /** Pairs (error/fixed, high/ok, hit/resolved) share an aggregation key so Datadog groups them. */

@@ -56,7 +56,9 @@ export type SelfEventKind =
   | 'etcd_write_ok'
   | 'clock_step'
   | 'config_drift'
-  | 'config_drift_resolved';
+  | 'config_drift_resolved'
+  | 'check_unconfirmed'
+  | 'endpoint_moved_away';
 
 export interface SelfEvent {
   kind: SelfEventKind;

@@ -76,3 +76,21 @@ describe('normalizeEndpoint', () => {
     expect('problems' in r2 && r2.problems.map((p) => p.code)).toEqual(['CFG_SCHEDULE_NONE']);
   });
 });
+
+describe('confirm', () => {
+  const text = (body: string) => `defaults:\n  confirm: 1\na.example.com/h:\n  interval: 5s\n${body}`;
+  it('is off (absent) by default, set per endpoint or from defaults, 0 overrides defaults', () => {
+    const plain = parseFile('a.example.com/h:\n  interval: 5s\n', 'c.yml', { env: {} });
+    expect(plain.endpoints[0]!.confirm).toBeUndefined();
+    const inherited = parseFile(text(''), 'c.yml', { env: {} });
+    expect(inherited.endpoints[0]!.confirm).toBe(1);
+    const off = parseFile(text('  confirm: 0\n'), 'c.yml', { env: {} });
+    expect(off.endpoints[0]!.confirm).toBeUndefined();
+    expect(off.endpoints[0]!.hash).toBe(plain.endpoints[0]!.hash);
+  });
+  it('refuses values other than 0 and 1', () => {
+    const bad = parseFile('a.example.com/h:\n  interval: 5s\n  confirm: 2\n', 'c.yml', { env: {} });
+    expect(bad.endpoints).toEqual([]);
+    expect(bad.problems.map((p) => p.message).join('\n')).toMatch(/confirm/);
+  });
+});

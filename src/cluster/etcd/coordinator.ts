@@ -20,10 +20,12 @@ import { AdminDuties, type AdminTuning, type ScalingEvent } from './admin.js';
 import { AlertStateStore } from './alert-states.js';
 import { BackupTimers, claimTxn } from './claims.js';
 import { cmp, connectEtcd, type EtcdRpc, op, withTimeout } from './client.js';
+import { EtcdConfirmer, type EtcdConfirmerDeps } from './confirm.js';
 import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
 import { handoverTxn, releaseForDead, releaseTxns } from './handover.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror, type MirrorChange } from './mirror.js';
+import { AvoidList } from './move-away.js';
 import {
   type CatchUp,
   catchUpFor,
@@ -201,6 +203,7 @@ export class EtcdCoordinator implements Coordinator {
 
   private readonly alertStates: AlertStateStore;
   private readonly peerWatch: PeerWatch;
+  private readonly avoided: AvoidList;
 
   private publishTimer: TimerHandle | null = null;
   private lastPublishAt = 0;
@@ -245,6 +248,7 @@ export class EtcdCoordinator implements Coordinator {
     this.startedAt = this.clock.now();
     this.mirror = new Mirror(this.keys, this.clock, this.log);
     this.backupTimers = new BackupTimers(this.clock, this.tuning);
+    this.avoided = new AvoidList(this.clock);
     this.peerWatch = new PeerWatch({
       self: this.me,
       onDeath: (d) => void this.onPeerDeath(d),
@@ -524,6 +528,54 @@ export class EtcdCoordinator implements Coordinator {
       this.schedulePublish();
     } finally {
       for (const id of release.keys()) this.inflight.delete(id);
+      this.scheduleReact();
+    }
+  }
+
+  /** `confirm: 1`: the second-opinion protocol over this coordinator's etcd connection (confirm.ts). */
+  createConfirmer(run: EtcdConfirmerDeps['run']): EtcdConfirmer {
+    return new EtcdConfirmer({
+      rpc: () => this.rpc,
+      prefix: this.keys.prefix,
+      me: this.me,
+      clock: this.clock,
+      log: this.log,
+      liveWorkers: () => [...this.mirror.workers.keys()],
+      workerKey: (id) => this.keys.worker(id),
+      resolve: (name) => {
+        for (const js of this.mirror.jobsets.values()) {
+          const raw = js.value.jobs[name];
+          if (raw) return this.opts.normalize(raw);
+        }
+        return null;
+      },
+      running: () => this.phase === 'running' && !!this.session?.valid(),
+      run,
+    });
+  }
+
+  /**
+   * `confirm: 1`: this worker keeps failing checks of `name` that others pass. Releases its jobset
+   * (if another worker has room) and does not claim it back for a while (move-away.ts).
+   */
+  async moveAway(name: string): Promise<string | null> {
+    const jsid = this.jobsetOfJob.get(name);
+    const o = jsid ? this.owned.get(jsid) : undefined;
+    const js = jsid ? this.mirror.jobsets.get(jsid) : undefined;
+    if (!jsid || !o || !js || this.inflight.has(jsid) || this.phase !== 'running') return null;
+    const plan = planClaims(
+      [{ id: jsid, jobs: js.count, rate: js.value.rate }],
+      otherCandidates(this.mirror, this.me),
+    );
+    if ((plan.get(jsid)?.length ?? 0) === 0) return null;
+    this.avoided.add(jsid);
+    this.inflight.set(jsid, this.clock.now());
+    try {
+      await this.releaseJobsets(new Map([[jsid, o]]), true);
+      this.emit('ownership', { acquired: [], lost: [jsid], reason: `moved away (cannot reach ${name})` });
+      return jsid;
+    } finally {
+      this.inflight.delete(jsid);
       this.scheduleReact();
     }
   }
@@ -974,7 +1026,7 @@ export class EtcdCoordinator implements Coordinator {
       }
       return;
     }
-    const free = this.mirror.freeJobsets().filter((j) => !this.inflight.has(j.id));
+    const free = this.mirror.freeJobsets().filter((j) => !this.inflight.has(j.id) && !this.avoided.has(j.id));
     const freeIds = new Set(free.map((j) => j.id));
     for (const id of this.backupTimers.ids()) if (!freeIds.has(id)) this.clearBackup(id);
     if (free.length === 0) return;
@@ -1029,6 +1081,7 @@ export class EtcdCoordinator implements Coordinator {
     const rec = this.mirror.owners.get(jsid);
     if (!session || this.phase !== 'running' || !js || this.inflight.has(jsid) || this.owned.has(jsid))
       return;
+    if (this.avoided.has(jsid)) return;
     if (rec && rec.value.owner !== null) return;
     if (!this.hasRoomFor(js.count, js.value.rate)) return;
     this.clearBackup(jsid);
