@@ -49,6 +49,8 @@ export class ClusterControls {
           workerId: o.workerId,
           owns: o.owns,
           runNow: o.runNow,
+          // live viewers (dashboard) reload the status document: what is silenced or paused changed
+          onChange: () => o.publish('cluster', { commands: this.active().length }),
         });
         if (this.closed) return w.close();
         this.watch = w;

@@ -77,6 +77,7 @@ const BODY = `
     <tbody id="workers"></tbody></table>
   </section>
   <section class="wide" id="problems-section" hidden><h2>Config problems</h2><ul class="problems" id="problems"></ul></section>
+  <section class="wide" id="commands-section" hidden><h2>Operator commands in force</h2><ul class="problems" id="commands"></ul></section>
   <section><h2>Endpoints <span class="mute" id="shown"></span></h2>
     <div class="tools">
       <input id="filter" placeholder="filter: name, owner or reason" autocomplete="off">
@@ -290,6 +291,17 @@ const SCRIPT = String.raw`
       cell(tr, w.answered === false ? 'no' : 'yes', w.answered === false ? 'DOWN' : '');
       wt.appendChild(tr);
     }
+    const cmds = s.cluster.commands || [];
+    $('commands-section').hidden = cmds.length === 0;
+    const cl = $('commands');
+    cl.textContent = '';
+    for (const c of cmds) {
+      const li = document.createElement('li');
+      li.dataset.command = c.id;
+      li.textContent = c.kind + ' ' + (c.endpoint || ('tag ' + c.tag)) + ' by ' + c.author + ': ' + c.reason +
+        (c.expires_at ? '  (until ' + new Date(c.expires_at).toISOString().slice(0, 19) + 'Z)' : '  (until resumed)');
+      cl.appendChild(li);
+    }
     const probs = (s.config && s.config.problems) || [];
     $('problems-section').hidden = probs.length === 0;
     const pl = $('problems');
@@ -387,6 +399,7 @@ const SCRIPT = String.raw`
     if (d.admin !== undefined) feed('admin: ' + (d.admin || 'none') + '  [' + d.origin + ']');
     if (d.partition) feed('etcd ' + d.partition + ' on ' + d.origin, 'DOWN');
     if (d.scaling) feed(d.scaling.active ? 'scaling limit hit' : 'scaling limit resolved', d.scaling.active ? 'DOWN' : 'UP');
+    if (d.commands !== undefined) feed('operator commands in force: ' + d.commands + '  [' + d.origin + ']');
     reloadSoon();
   });
   es.addEventListener('reset', () => { feed('missed events: reloading'); reloadSoon(); });

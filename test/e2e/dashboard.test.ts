@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusDoc } from '../../src/server/status-doc.js';
 import { CHROMIUM, launchChromium } from '../support/browser.js';
+import { watcher } from '../support/cli.js';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
 import { type FlipTarget, startFlipTarget } from '../support/flip-target.js';
 import { killAllSpawned, REPO_ROOT, spawnWorker, type WorkerProcess } from '../support/processes.js';
@@ -140,6 +141,32 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard (two workers on etcd, headless
       .first()
       .waitFor({ timeout: 3000 });
     expect(await page.locator('#down').textContent()).toBe('1');
+
+    // an operator command in force: listed with author and reason, its endpoint's row marked
+    const silenced = `${target.host}/d1`;
+    const cmd = await watcher([
+      'silence',
+      silenced,
+      '--for',
+      '1h',
+      '--reason',
+      'dashboard test deploy',
+      '--etcd',
+      etcd.clientUrls.join(','),
+      '--cluster',
+      'dash',
+    ]);
+    expect(cmd.code, cmd.stderr).toBe(0);
+    const listed = page.locator('#commands li', { hasText: 'dashboard test deploy' });
+    await listed.waitFor({ timeout: 10_000 });
+    expect(await listed.textContent()).toMatch(
+      new RegExp(
+        `^silence ${silenced.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} by .+: dashboard test deploy  \\(until \\d{4}-`,
+      ),
+    );
+    await page
+      .locator(`.row[data-endpoint="${silenced}"]`, { hasText: '(silenced)' })
+      .waitFor({ timeout: 10_000 });
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cluster.png'), fullPage: true });

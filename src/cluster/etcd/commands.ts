@@ -187,6 +187,8 @@ export interface CommandWatchDeps {
   owns(name: string): boolean;
   /** one extra check of an owned endpoint; null when it is not owned any more */
   runNow(name: string): Promise<CheckResult | null>;
+  /** the commands changed (a put or delete seen by the watch) */
+  onChange?(): void;
 }
 
 /**
@@ -273,6 +275,7 @@ export class CommandWatch implements OperatorView {
           else this.commands.delete(e.kv.key);
         }
         this.pump();
+        this.deps.onChange?.();
       },
       onBroken: (reason) => {
         if (this.closed) return;
