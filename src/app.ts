@@ -265,7 +265,10 @@ export async function startApp(opts: RunOptions): Promise<App> {
   await coordinator.start();
 
   const badFiles = new Set<string>();
-  const config: ConfigWatcher = watchDir(opts.endpointsDir, { env: process.env });
+  const config: ConfigWatcher = watchDir(opts.endpointsDir, {
+    env: process.env,
+    maxFileBytes: opts.maxFileBytes,
+  });
   let announced = false;
   config.onSnapshot((s) => {
     snapshot = s;
