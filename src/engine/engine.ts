@@ -136,6 +136,8 @@ export class Engine {
       observer?: EngineObserver;
       overloadTuning?: OverloadTuning;
       maxBatch?: number;
+      /** least ms between scheduler wake-ups (Scheduler coalesceMs) [0] */
+      coalesceMs?: number;
       /** the wall clock stepped by this much (the schedule was re-planned) */
       onClockStep?: (stepMs: number) => void;
     },
@@ -145,6 +147,7 @@ export class Engine {
       clock: deps.clock,
       onDue: (batch) => this.dispatch(batch),
       maxBatch: deps.maxBatch ?? 256,
+      coalesceMs: deps.coalesceMs ?? 0,
       logger: deps.logger,
       onClockStep: deps.onClockStep,
     });
