@@ -338,6 +338,25 @@ const PHASES = [
     },
   },
   {
+    name: 'balance',
+    what: 'bench/balance/run.mjs: real coordinators in one process on a real etcd, workers joining one at a time',
+    async run() {
+      const args = ['--json', '--jobsets', quick ? '300' : '1000', '--workers', quick ? '3' : '5'];
+      const r = await node('bench/balance/run.mjs', args, { timeoutS: quick ? 150 : 400 });
+      const d = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+      return d.rows
+        .filter((x) => x.workers > 1)
+        .map((x) =>
+          row(
+            this.name,
+            `join of worker ${x.workers}: time to even share (${d.jobsets} jobsets; moved ${x.moved}, goal ≤ ${x.goal})`,
+            Math.round(x.evenMs / 100) / 10,
+            's',
+          ),
+        );
+    },
+  },
+  {
     name: 'sim',
     what: 'bench/cluster/sim.mjs: SIMULATION of coordination only (stub checks), many workers, one etcd',
     async run() {

@@ -153,7 +153,7 @@ try {
     'jobs owned = 1000',
     500,
   );
-  await sleep(5000);
+  await sleep(15_000); // the reconcile's deletes and moves are over
   log(`etcd load at 1,000 endpoints (${WINDOW_S} s)`);
   const l1k = await steadyLoad(etcd, WINDOW_S);
   raw.etcd = { l10k, l1k };
