@@ -130,6 +130,14 @@ try {
     rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024);
   }
   raw.rss10k = rss;
+  // where the RSS is: the main thread's V8 heap (prom-client default metrics) vs the rest
+  // (check threads' heaps, code, malloc)
+  raw.mainHeapMb10k = [];
+  for (const w of workers) {
+    const used = Object.values(await w.metric('nodejs_heap_size_used_bytes'))[0];
+    const ext = Object.values(await w.metric('nodejs_external_memory_bytes'))[0];
+    raw.mainHeapMb10k.push({ heapUsed: Math.round(used / 2 ** 20), external: Math.round(ext / 2 ** 20) });
+  }
   rows.push(
     row(
       'RSS per worker at ~3,333 endpoints (max of 3)',

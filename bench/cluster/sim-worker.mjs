@@ -19,6 +19,18 @@ const { createMetrics } = await dist('metrics.js');
 const { silentLogger } = await dist('model/logger.js');
 
 const [url, cluster, prefix, count, ttl] = process.argv.slice(2);
+/** warnings and errors of the coordinators on stderr (SIM_LOG=1), else silent */
+const logger =
+  process.env.SIM_LOG === '1'
+    ? {
+        ...silentLogger,
+        warn: (o, m) => console.error('warn', m, JSON.stringify(o).slice(0, 300)),
+        error: (o, m) => console.error('error', m, JSON.stringify(o).slice(0, 300)),
+        child() {
+          return logger;
+        },
+      }
+    : silentLogger;
 const fakeNormalize = (raw) => ({
   name: raw.name,
   file: raw.file,
@@ -41,12 +53,15 @@ for (let i = 0; i < Number(count); i++) {
       normalize: fakeNormalize,
       desired: () => null,
       metrics: createMetrics({ defaultMetrics: false }),
-      logger: silentLogger,
+      logger,
       peerWatch: { successors: 0 },
     }),
   );
 }
+// keeps the host alive while the workers start (a start that never settles would exit 13)
+const alive = setInterval(() => {}, 1000);
 await Promise.all(workers.map((w) => w.start()));
+clearInterval(alive);
 process.stdout.write('ready\n');
 setInterval(() => {
   const rss = Math.round(process.memoryUsage().rss / 2 ** 20);

@@ -10,7 +10,9 @@
  * requests/s and bytes/s during that storm and in steady state; after `kill -9` of one process
  * (10 workers at once), the time until every jobset is owned by a live worker (goal < TTL + 2 s);
  * RSS of a host process. Ownership is read from etcd (owners/ keys) every 250 ms.
- * --quick: 40 workers, 20,000 endpoints.
+ * --quick: 40 workers, 20,000 endpoints. Memory: every worker mirrors every jobset (one
+ * coordinator with 100,000 endpoints: ~300 MB RSS), so 100 workers × 100,000 endpoints needs
+ * ~30 GB and does not fit a 24 GB machine; run 100 × 20,000 and 20 × 100,000 there.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
