@@ -164,8 +164,10 @@ try {
       `etcd requests/s, steady, ${W} workers, ${N} endpoints`,
       r1(steady.requestsPerS),
       '/s',
-      'per worker',
-      r1(steady.requestsPerS / W),
+      null,
+      null,
+      '',
+      `${r1(steady.requestsPerS / W)} per worker, ${r1(steady.writesPerS)} writes/s`,
     ),
     row(
       `etcd bytes/s in+out, steady, ${W} workers`,
@@ -180,8 +182,10 @@ try {
       `RSS of a host process of ${PER_PROCESS} workers`,
       Math.max(...hosts.map((h) => h.rss)),
       'MB',
-      'per worker',
-      r1(Math.max(...hosts.map((h) => h.rss)) / PER_PROCESS),
+      null,
+      null,
+      '',
+      `${r1(Math.max(...hosts.map((h) => h.rss)) / PER_PROCESS)} MB per worker`,
     ),
   );
 
