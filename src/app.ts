@@ -236,7 +236,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     logger: engineLog,
     // One wake-up (and one task per thread) per 20 ms at most: at 2,000 checks/s this halves the
     // CPU the main thread spends per check, for ≤ 20 ms of lateness (bench/process/cpu.mjs).
-    coalesceMs: Number(process.env.WATCHER_COALESCE_MS ?? 20),
+    coalesceMs: coalesceMsFrom(process.env.WATCHER_COALESCE_MS),
     observer: createEngineObserver({
       metrics,
       logger: engineLog,
@@ -563,4 +563,9 @@ function wireClusterEvents(
       if (admin) sendSignals();
     },
   };
+}
+
+/** `WATCHER_COALESCE_MS` (benchmarks only): a whole number of ms, else the default of 20. */
+function coalesceMsFrom(v: string | undefined): number {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : 20;
 }
