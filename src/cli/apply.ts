@@ -1,6 +1,6 @@
 import { UsageError } from '../model/errors.js';
 import { CLUSTER_FLAGS, clusterToolOptions } from './cluster-flags.js';
-import { resolveFlags, usageOf } from './options.js';
+import { parseMaxFileBytes, RUN_FLAGS, resolveFlags, usageOf } from './options.js';
 
 /**
  * `watcher apply DIR`: validate a folder and push it into the cluster's desired state.
@@ -8,6 +8,7 @@ import { resolveFlags, usageOf } from './options.js';
  */
 const FLAGS = {
   ...CLUSTER_FLAGS,
+  'max-file-bytes': RUN_FLAGS['max-file-bytes']!,
   'dry-run': { type: 'boolean' as const, help: 'print what would change; write nothing' },
 };
 
@@ -19,8 +20,9 @@ export async function runApply(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('expected exactly one DIR');
   const opts = clusterToolOptions(values);
+  const maxFileBytes = parseMaxFileBytes(values['max-file-bytes'] as string | undefined);
   const { loadDir } = await import('../config/index.js');
-  const snapshot = await loadDir(positionals[0]!, { env: process.env });
+  const snapshot = await loadDir(positionals[0]!, { env: process.env, maxFileBytes });
   if (snapshot.problems.length > 0) {
     for (const p of snapshot.problems)
       process.stderr.write(`${p.file}:${p.line}:${p.col}: ${p.message} [${p.code}]\n`);

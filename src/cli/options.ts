@@ -4,10 +4,14 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_FILE_BYTES } from '../config/parse-file.js';
+import { parseSize } from '../config/units.js';
 import { UsageError } from '../model/errors.js';
 
 export interface RunOptions {
   endpointsDir: string;
+  /** endpoint files above this many bytes are refused (CFG_FILE_TOO_LARGE) */
+  maxFileBytes: number;
   etcd: string[] | null;
   etcdCa: string | null;
   etcdCert: string | null;
@@ -44,6 +48,11 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     help: 'folder of *.yml/*.yaml endpoint files',
     default: './endpoints.d',
+  },
+  'max-file-bytes': {
+    type: 'string',
+    help: 'largest endpoint file loaded, bytes or a size (8MiB, 2MB)',
+    default: '8MiB',
   },
   etcd: { type: 'string', help: 'comma-separated etcd client URLs; absent = standalone' },
   'etcd-ca': { type: 'string', help: 'PEM CA bundle for TLS to etcd' },
@@ -124,6 +133,14 @@ function int(name: string, v: string | undefined, min: number): number | null {
   return n;
 }
 
+/** `--max-file-bytes`: bytes or a size with a unit; absent = the default (8 MiB). */
+export function parseMaxFileBytes(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_MAX_FILE_BYTES;
+  const n = parseSize(/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim());
+  if (n === null) throw new UsageError(`--max-file-bytes must be a size (e.g. 8MiB, 2000000), got '${v}'`);
+  return n;
+}
+
 export function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v.trim());
   if (!m) throw new UsageError(`--listen must be HOST:PORT, got '${v}'`);
@@ -181,6 +198,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   if (!/^[A-Za-z0-9._:-]+$/.test(id)) throw new UsageError(`--id must match [A-Za-z0-9._:-]+, got '${id}'`);
   return {
     endpointsDir: s('endpoints-dir') ?? './endpoints.d',
+    maxFileBytes: parseMaxFileBytes(s('max-file-bytes')),
     etcd: etcd && etcd.length > 0 ? etcd : null,
     etcdCa: s('etcd-ca') ?? null,
     etcdCert: cert,

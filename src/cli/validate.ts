@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { ConfigProblem, ConfigSnapshot } from '../config/types.js';
 import { UsageError } from '../model/errors.js';
+import { parseMaxFileBytes } from './options.js';
 
 /**
  * `watcher validate [--json] DIR_OR_FILE...`: check endpoint files without running anything.
@@ -9,7 +10,7 @@ import { UsageError } from '../model/errors.js';
  * `--help` and usage errors answer at once.
  */
 
-const USAGE = `Usage: watcher validate [--json] [--env-optional] DIR_OR_FILE...
+const USAGE = `Usage: watcher validate [--json] [--env-optional] [--max-file-bytes SIZE] DIR_OR_FILE...
 
 Checks endpoint files (a folder contributes its *.yml/*.yaml files) without running anything.
 Prints one line per problem, "path:line:col: message [CODE]", then a summary.
@@ -19,6 +20,9 @@ Options:
   --env-optional  an unset \${VAR} is a warning, not a problem (CI without the production
                   secrets): the file is checked with a stand-in value, and a problem of a value
                   that uses an unset variable is a warning too
+  --max-file-bytes SIZE
+                  largest file loaded, bytes or a size (8MiB, 2MB) [8MiB]
+                  (env WATCHER_MAX_FILE_BYTES), as for watcher run
   -h, --help      show this help
 
 Exit status: 0 all valid (warnings allowed), 1 some file invalid, 2 usage error.
@@ -71,30 +75,45 @@ async function loadEnvOptional(
   return { snapshot: { ...second, problems }, warnings };
 }
 
-function parseArgs(argv: string[]): { json: boolean; envOptional: boolean; help: boolean; paths: string[] } {
+interface ValidateArgs {
+  json: boolean;
+  envOptional: boolean;
+  help: boolean;
+  maxFileBytes: string | undefined;
+  paths: string[];
+}
+
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv): ValidateArgs {
   let json = false;
+  let maxFileBytes = env.WATCHER_MAX_FILE_BYTES || undefined;
   let envOptional = false;
   let help = false;
   const paths: string[] = [];
   let flags = true;
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     if (flags && a === '--') flags = false;
-    else if (flags && a === '--json') json = true;
+    else if (flags && a.startsWith('--max-file-bytes=')) maxFileBytes = a.slice('--max-file-bytes='.length);
+    else if (flags && a === '--max-file-bytes') {
+      maxFileBytes = argv[++i];
+      if (maxFileBytes === undefined) throw new UsageError(`--max-file-bytes needs a value\n\n${USAGE}`);
+    } else if (flags && a === '--json') json = true;
     else if (flags && a === '--env-optional') envOptional = true;
     else if (flags && (a === '--help' || a === '-h')) help = true;
     else if (flags && a.startsWith('-') && a !== '-')
       throw new UsageError(`unknown option '${a}'\n\n${USAGE}`);
     else paths.push(a);
   }
-  return { json, envOptional, help, paths };
+  return { json, envOptional, help, maxFileBytes, paths };
 }
 
 export async function runValidate(argv: string[]): Promise<number> {
-  const { json, envOptional, help, paths } = parseArgs(argv);
+  const { json, envOptional, help, paths, ...rest } = parseArgs(argv, process.env);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
   }
+  const maxFileBytes = parseMaxFileBytes(rest.maxFileBytes);
   if (paths.length === 0) throw new UsageError(`expected at least one DIR_OR_FILE\n\n${USAGE}`);
   for (const p of paths) {
     try {
@@ -104,7 +123,7 @@ export async function runValidate(argv: string[]): Promise<number> {
     }
   }
   const { loadFiles } = await import('../config/index.js');
-  const load = (env: NodeJS.ProcessEnv) => loadFiles(paths, { env });
+  const load = (env: NodeJS.ProcessEnv) => loadFiles(paths, { env, maxFileBytes });
   const { snapshot, warnings } = envOptional
     ? await loadEnvOptional(load)
     : { snapshot: await load(process.env), warnings: [] };

@@ -5,7 +5,7 @@
 export const CFG = {
   /** file could not be read (missing, permission, not a regular file) */
   READ: 'CFG_READ',
-  /** file larger than the limit (default 1 MiB) */
+  /** file larger than the limit (default 8 MiB, `--max-file-bytes`) */
   FILE_TOO_LARGE: 'CFG_FILE_TOO_LARGE',
   /** YAML does not parse */
   YAML_SYNTAX: 'CFG_YAML_SYNTAX',

@@ -4,7 +4,7 @@ import type { Endpoint, SelfTargets } from '../model/endpoint.js';
 import { CFG } from './codes.js';
 import { sha256 } from './hash.js';
 import { DEFAULT_MAX_FILE_BYTES, type ParsedFile, type ParseOptions, parseFile } from './parse-file.js';
-import { problem, sortProblems, WHOLE_FILE } from './problems.js';
+import { FILE_START, type Position, problem, sortProblems, WHOLE_FILE } from './problems.js';
 import type { ConfigProblem, ConfigSnapshot, FileStatus, RawEndpoint } from './types.js';
 
 export type LoadOptions = ParseOptions;
@@ -35,8 +35,8 @@ export async function listConfigFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-function failed(file: string, code: string, message: string): FileEntry {
-  const p = problem(file, WHOLE_FILE, code, message);
+function failed(file: string, code: string, message: string, pos: Position = WHOLE_FILE): FileEntry {
+  const p = problem(file, pos, code, message);
   return { file, checksum: '', parsed: { endpoints: [], self: null, raw: [], problems: [p], secrets: [] } };
 }
 
@@ -78,7 +78,12 @@ export async function readConfigFile(
   if (prev && prev.checksum === checksum && prev.file === file) return prev;
   if (bytes.length > limit) {
     return {
-      ...failed(file, CFG.FILE_TOO_LARGE, `file is larger than the limit of ${limit} bytes`),
+      ...failed(
+        file,
+        CFG.FILE_TOO_LARGE,
+        `file is larger than the limit of ${limit} bytes (raise it with --max-file-bytes)`,
+        FILE_START,
+      ),
       checksum,
     };
   }

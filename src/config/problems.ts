@@ -5,7 +5,10 @@ export interface Position {
   col: number;
 }
 
+/** a problem of a folder or a path as a whole (no line to point at) */
 export const WHOLE_FILE: Position = { line: 0, col: 0 };
+/** a problem of a file's content as a whole (too large): editors jump to `file:1:1` */
+export const FILE_START: Position = { line: 1, col: 1 };
 
 export function problem(file: string, pos: Position, code: string, message: string): ConfigProblem {
   return { file, line: pos.line, col: pos.col, code, message };

@@ -156,6 +156,8 @@ export class Engine {
       controls?: EngineControls;
       /** `confirm: 1`: holds a DOWN candidate until another worker ran the check (confirm-gate.ts) */
       confirmGate?: ConfirmGate;
+      /** least ms between scheduler wake-ups (Scheduler coalesceMs) [0] */
+      coalesceMs?: number;
       /** the wall clock stepped by this much (the schedule was re-planned) */
       onClockStep?: (stepMs: number) => void;
     },
@@ -165,6 +167,7 @@ export class Engine {
       clock: deps.clock,
       onDue: (batch) => this.dispatch(batch),
       maxBatch: deps.maxBatch ?? 256,
+      coalesceMs: deps.coalesceMs ?? 0,
       logger: deps.logger,
       onClockStep: deps.onClockStep,
     });

@@ -23,6 +23,7 @@ describe('--help texts', () => {
     const o = parseRunOptions([], {}) as RunOptions;
     const used: Record<string, unknown> = {
       'endpoints-dir': o.endpointsDir,
+      'max-file-bytes': o.maxFileBytes === 8 * 1024 * 1024 ? '8MiB' : o.maxFileBytes,
       cluster: o.cluster,
       listen: `${o.listen.host}:${o.listen.port}`,
       'lease-ttl': String(o.leaseTtl),

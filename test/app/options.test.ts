@@ -5,9 +5,18 @@ import { UsageError } from '../../src/model/errors.js';
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseRunOptions(argv, env) as RunOptions;
 
 describe('watcher run options', () => {
+  it('--max-file-bytes takes bytes or a size, from the flag or WATCHER_MAX_FILE_BYTES', () => {
+    expect(parse(['--max-file-bytes', '2000000']).maxFileBytes).toBe(2_000_000);
+    expect(parse(['--max-file-bytes', '16MiB']).maxFileBytes).toBe(16 * 1024 * 1024);
+    expect(parse([], { WATCHER_MAX_FILE_BYTES: '2MB' }).maxFileBytes).toBe(2_000_000);
+    expect(() => parse(['--max-file-bytes', '0'])).toThrow(UsageError);
+    expect(() => parse(['--max-file-bytes', 'big'])).toThrow(/--max-file-bytes must be a size/);
+  });
+
   it('has the spec defaults', () => {
     const o = parse([]);
     expect(o.endpointsDir).toBe('./endpoints.d');
+    expect(o.maxFileBytes).toBe(8 * 1024 * 1024);
     expect(o.etcd).toBeNull();
     expect(o.cluster).toBe('default');
     expect(o.listen).toEqual({ host: '127.0.0.1', port: 9464 });

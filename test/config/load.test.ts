@@ -64,26 +64,37 @@ describe('loadDir', () => {
     ]);
   });
 
-  it('a file over the size limit fails with CFG_FILE_TOO_LARGE without being parsed', async () => {
+  it('a file over the size limit fails with CFG_FILE_TOO_LARGE at file:1:1 without being parsed', async () => {
     const dir = dirWith({
       'big.yml': `# ${'x'.repeat(4000)}\n${GOOD}`,
       'ok.yml': 'z.example.com:\n  interval: 5s\n',
     });
     const s = await loadDir(dir, { maxFileBytes: 1000 });
-    expect(s.problems.map((p) => [p.file, p.line, p.code])).toEqual([
-      [join(dir, 'big.yml'), 0, 'CFG_FILE_TOO_LARGE'],
+    expect(s.problems.map((p) => [p.file, p.line, p.col, p.code])).toEqual([
+      [join(dir, 'big.yml'), 1, 1, 'CFG_FILE_TOO_LARGE'],
     ]);
     expect(s.problems[0]!.message).toContain('limit of 1000 bytes');
+    expect(s.problems[0]!.message).toContain('--max-file-bytes');
     expect(s.endpoints.map((e) => e.name)).toEqual(['z.example.com']);
-    expect(parseFile('a'.repeat(2000), 'x.yml', { maxFileBytes: 1000 }).problems[0]?.code).toBe(
-      'CFG_FILE_TOO_LARGE',
-    );
+    const direct = parseFile('a'.repeat(2000), 'x.yml', { maxFileBytes: 1000 }).problems[0];
+    expect([direct?.code, direct?.line, direct?.col]).toEqual(['CFG_FILE_TOO_LARGE', 1, 1]);
   });
 
-  it('the default size limit is 1 MiB', async () => {
-    const dir = dirWith({ 'big.yml': `# ${'x'.repeat(1024 * 1024)}\n` });
-    const s = await loadDir(dir);
-    expect(s.problems.map((p) => p.code)).toEqual(['CFG_FILE_TOO_LARGE']);
+  it('the default size limit is 8 MiB: a generated file of 10,000 endpoints (~1.4 MB) loads', async () => {
+    let text = 'defaults:\n  scheme: http\n  timeout: 2s\n';
+    for (let k = 0; k < 10_000; k++) {
+      text +=
+        `host${k}.example.com:8080/health/${k}:\n  interval: ${10 + (k % 50)}s\n` +
+        `  response_json_values: [status]\n  success_test:\n    - { status_code: 200 }\n` +
+        `    - { key: status, value: ok }\n  tags: [team:${k % 7}]\n`;
+    }
+    expect(Buffer.byteLength(text)).toBeGreaterThan(1.3e6);
+    const s = await loadDir(dirWith({ 'all.yml': text }));
+    expect(s.problems).toEqual([]);
+    expect(s.endpoints.length).toBe(10_000);
+    const over = await loadDir(dirWith({ 'big.yml': `# ${'x'.repeat(8 * 1024 * 1024)}\n` }));
+    expect(over.problems.map((p) => p.code)).toEqual(['CFG_FILE_TOO_LARGE']);
+    expect(over.problems[0]!.message).toContain(`limit of ${8 * 1024 * 1024} bytes`);
   });
 
   it('an alias bomb fails fast, with little memory', () => {

@@ -165,6 +165,31 @@ describe('watcher validate', () => {
   });
 });
 
+describe('watcher validate --max-file-bytes', () => {
+  const file = join(tmp, 'sized.yml');
+  beforeAll(() => writeFileSync(file, `# ${'x'.repeat(3000)}\na.example.com:\n  interval: 5s\n`));
+
+  it('a file above the limit is reported at file:1:1, exit 1; the flag and the variable raise it', () => {
+    const small = run(['--max-file-bytes', '2KB', file]);
+    expect(small.code).toBe(1);
+    expect(small.out.split('\n')[0]).toMatch(
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:1:1: file is larger than the limit of 2000 bytes .*\\[CFG_FILE_TOO_LARGE\\]$`,
+      ),
+    );
+    expect(run([`--max-file-bytes=4000`, file]).code).toBe(0);
+    expect(run([file], { WATCHER_MAX_FILE_BYTES: '1000' }).code).toBe(1);
+    expect(run(['--max-file-bytes', '1MiB', file], { WATCHER_MAX_FILE_BYTES: '1000' }).code).toBe(0);
+  });
+
+  it('a bad size is a usage error (exit 2)', () => {
+    const r = run(['--max-file-bytes', 'lots', file]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--max-file-bytes must be a size (e.g. 8MiB, 2000000), got 'lots'");
+    expect(run(['--max-file-bytes']).code).toBe(2);
+  });
+});
+
 describe('formatProblem', () => {
   it('uses path:line:col, and just the path for whole-file problems', () => {
     expect(formatProblem({ file: 'a.yml', line: 3, col: 5, code: 'CFG_TYPE', message: 'm' })).toBe(

@@ -15,12 +15,19 @@ import { endpoint } from './fixtures.js';
 
 class FakeRunner implements CheckRunner {
   ran: Array<{ id: string; scheduledAt: number }> = [];
+  /** run() calls (one per scheduler hand-off) and the clock when each came */
+  calls: number[] = [];
+  /** clock at hand-off − slot, per check */
+  handOffLate: number[] = [];
+  now: () => number = () => 0;
   /** when set, the reason of every failed check */
   failWith = 'status 503';
   constructor(private readonly ok: (spec: CheckSpec) => boolean) {}
   async run(batch: Array<{ spec: CheckSpec; scheduledAt: number }>, onResult: (r: CheckResult) => void) {
+    this.calls.push(this.now());
     for (const { spec, scheduledAt } of batch) {
       this.ran.push({ id: spec.id, scheduledAt });
+      this.handOffLate.push(this.now() - scheduledAt);
       const ok = this.ok(spec);
       onResult({
         endpoint: spec.id,
@@ -70,9 +77,10 @@ class FakeCoordinator implements Coordinator {
   async stop() {}
 }
 
-function setup(ok: (spec: CheckSpec) => boolean) {
+function setup(ok: (spec: CheckSpec) => boolean, coalesceMs?: number) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const runner = new FakeRunner(ok);
+  runner.now = () => clock.now();
   const coordinator = new FakeCoordinator();
   const results: CheckResult[] = [];
   const changes: StateChange[] = [];
@@ -82,12 +90,36 @@ function setup(ok: (spec: CheckSpec) => boolean) {
     coordinator,
     outputs: { result: (r) => results.push(r), stateChange: (c) => changes.push(c) },
     logger: silentLogger,
+    coalesceMs,
   });
   engine.start();
   return { clock, runner, coordinator, results, changes, engine };
 }
 
 describe('Engine', () => {
+  it('coalesceMs: at most one hand-off per 20 ms, every slot still run once and at most 20 ms late', async () => {
+    const eps = Array.from({ length: 500 }, (_, i) => endpoint(`e${i}`));
+    const exact = setup(() => true);
+    exact.coordinator.own(eps);
+    const coalesced = setup(() => true, 20);
+    coalesced.coordinator.own(eps);
+    for (const t of [exact, coalesced]) {
+      for (let ms = 0; ms < 3_000; ms++) t.clock.advance(1);
+      await Promise.resolve();
+    }
+    const slots = (t: typeof exact) => new Set(t.runner.ran.map((r) => `${r.id}@${r.scheduledAt}`)).size;
+    expect(slots(coalesced)).toBe(coalesced.runner.ran.length);
+    expect(Math.abs(slots(coalesced) - slots(exact))).toBeLessThanOrEqual(eps.length);
+    const gaps = coalesced.runner.calls.slice(1).map((at, i) => at - coalesced.runner.calls[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(20);
+    expect(exact.runner.calls.length).toBeGreaterThan(4 * coalesced.runner.calls.length);
+    expect(coalesced.runner.ran.length).toBeGreaterThan(1000);
+    expect(Math.max(...coalesced.runner.handOffLate)).toBeLessThanOrEqual(20);
+    expect(Math.max(...exact.runner.handOffLate)).toBeLessThanOrEqual(1);
+    await exact.engine.stop(10);
+    await coalesced.engine.stop(10);
+  });
+
   it('checks owned jobs once per slot and stops dispatching when the coordinator forbids it', async () => {
     const t = setup(() => true);
     t.coordinator.own([endpoint('a'), endpoint('b')]);
