@@ -4,31 +4,11 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { AppOptions } from '../app/options.js';
 import { UsageError } from '../model/errors.js';
 
-export interface RunOptions {
-  endpointsDir: string;
-  etcd: string[] | null;
-  etcdCa: string | null;
-  etcdCert: string | null;
-  etcdKey: string | null;
-  etcdUser: string | null;
-  etcdPassword: string | null;
-  cluster: string;
-  id: string;
-  listen: { host: string; port: number };
-  /** HOST:PORT peers reach this worker's status server at (null: the --listen address) */
-  advertise: string | null;
-  httpToken: string | null;
-  threads: number;
-  leaseTtl: number;
-  capacity: number | null;
-  /** seconds jobs may wait in the cluster's queue before the admin raises "scaling limit hit" */
-  scalingAlertAfter: number;
-  onPartition: 'continue' | 'pause';
-  resultsFile: string | null;
-  logLevel: string;
-}
+/** What `watcher run` parses its flags into: the app's options. */
+export type RunOptions = AppOptions;
 
 type FlagType = 'string' | 'boolean';
 interface FlagSpec {

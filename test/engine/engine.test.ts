@@ -60,6 +60,10 @@ class FakeCoordinator implements Coordinator {
   mayRun() {
     return this.allowed;
   }
+  setDesired() {}
+  setDispatchHorizon() {}
+  reportLag() {}
+  setLocallyDegraded() {}
   ready() {
     return true;
   }

@@ -16,13 +16,12 @@ import { EventEmitter } from 'node:events';
 import type { ConfigSnapshot } from '../../config/types.js';
 import type { AlertState } from '../../model/alert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
-import type { ClusterStatus, Coordinator, EtcdWriteState, HealthIdentity, OwnedJob } from '../coordinator.js';
-import { AdminDuties } from './admin.js';
-import { AdminElection } from './admin-election.js';
+import type { ClusterStatus, Coordinator, HealthIdentity, JobLag, OwnedJob } from '../coordinator.js';
+import { AdminRole } from './admin-role.js';
 import { AlertStateStore } from './alert-states.js';
-import { connectEtcd, type EtcdRpc, withTimeout } from './client.js';
+import { connectEtcd, type EtcdRpc } from './client.js';
 import { ClusterContext, type Phase } from './context.js';
-import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
+import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
 import { JobView } from './job-view.js';
 import { Keys } from './keys.js';
 import { LoadState } from './load-state.js';
@@ -31,17 +30,16 @@ import { MirrorSync } from './mirror-sync.js';
 import {
   type CoordinatorEvents,
   type CoordinatorTuning,
+  checkOptions,
   DEFAULT_TUNING,
   type EtcdCoordinatorOptions,
   type ScalingSignals,
 } from './options.js';
 import { OwnedJobsets } from './owned-jobsets.js';
-import { releaseDeadPeer } from './peer-release.js';
-import { PeerWatch } from './peer-watch.js';
+import { PeerDeaths } from './peer-release.js';
 import { Registration, workerRecord } from './registration.js';
 import type { Session } from './session.js';
 import { SessionKeeper } from './session-keeper.js';
-import type { LagStat } from './shedding.js';
 import { sameSignals, scalingSignals } from './signals.js';
 import { statusFromMirror } from './tools.js';
 
@@ -64,32 +62,16 @@ export class EtcdCoordinator implements Coordinator {
   private readonly load: LoadState;
   private readonly jobsets: OwnedJobsets;
   private readonly view: JobView;
-  private readonly election: AdminElection;
+  private readonly admin: AdminRole;
   private readonly alertStates: AlertStateStore;
-  private readonly peerWatch: PeerWatch;
-  private adminDuties: AdminDuties | null = null;
-  /** set while etcd refuses the admin's writes (NOSPACE...) */
-  private writeState: EtcdWriteState | null = null;
+  private readonly peers: PeerDeaths;
   private signals: ScalingSignals = { jobsWaiting: 0, spareCapacity: 0, workersNeeded: 0 };
   private reactQueued = false;
   private stopPromise: Promise<void> | null = null;
-  private desiredOverride: ConfigSnapshot | null = null;
 
   constructor(private readonly opts: EtcdCoordinatorOptions) {
     const keys = new Keys(opts.cluster);
-    Keys.checkWorkerId(opts.workerId);
-    if (!Number.isFinite(opts.leaseTtlSec) || opts.leaseTtlSec < 2) {
-      throw new ClusterError(
-        ClusterErrorCode.CONFIG,
-        `lease TTL must be at least 2 seconds (got ${opts.leaseTtlSec})`,
-      );
-    }
-    if (opts.capacity !== null && (!Number.isInteger(opts.capacity) || opts.capacity < 0)) {
-      throw new ClusterError(
-        ClusterErrorCode.CONFIG,
-        `capacity must be a non-negative integer (got ${opts.capacity})`,
-      );
-    }
+    checkOptions(opts);
     this.me = opts.workerId;
     const clock: Clock = opts.clock ?? systemClock;
     this.tuning = { ...DEFAULT_TUNING, ...opts.tuning };
@@ -102,30 +84,12 @@ export class EtcdCoordinator implements Coordinator {
     this.sync = new MirrorSync(ctx, this.mirror);
     this.load = new LoadState(ctx);
     this.view = new JobView(this.mirror, opts.normalize, ctx.log, () => clock.now());
-    this.election = new AdminElection(ctx, this.mirror);
-    this.peerWatch = new PeerWatch({
-      self: this.me,
-      onDeath: (d) =>
-        void releaseDeadPeer(ctx, this.mirror, d).then((jobsets) => {
-          if (jobsets === null) return;
-          this.opts.metrics.peerRevocations?.inc();
-          this.emit('peerDeath', { worker: d.id, lease: d.leaseId, deadBy: d.deadBy, jobsets });
-        }),
-      clock,
-      logger: ctx.log,
-      tuning: opts.peerWatch,
-    });
-    this.alertStates = new AlertStateStore({
-      rpc: () => ctx.state.rpc,
-      keys,
-      clock,
-      log: ctx.log,
-      running: () => ctx.running(),
+    this.admin = new AdminRole(ctx, this.mirror, opts.metrics, opts.desired);
+    this.peers = new PeerDeaths(ctx, this.mirror, opts.peerWatch);
+    this.alertStates = new AlertStateStore(ctx, {
       jobsetOf: (name) => this.view.jobsetOf(name),
       ownerToken: (jsid) => this.jobsets.owned.get(jsid)?.token,
       jobsetHasJob: (jsid, name) => !!this.mirror.jobsets.get(jsid)?.value.jobs[name],
-      backoffMs: (attempt) => ctx.backoffMs(attempt),
-      sleep: (ms) => ctx.sleep(ms),
     });
     this.jobsets = new OwnedJobsets(ctx, this.mirror, this.load, this.alertStates, opts);
     this.wire();
@@ -134,6 +98,11 @@ export class EtcdCoordinator implements Coordinator {
   /** Events of the pieces → the phase machine, the engine's view, metrics and the app's events. */
   private wire(): void {
     const m = this.opts.metrics;
+    this.peers.events.on('peerDeath', (e) => {
+      m.peerRevocations?.inc();
+      this.emit('peerDeath', e);
+    });
+    this.keeper.events.on('retrying', () => m.etcdUp.set(0));
     this.keeper.events.on('renewed', () => {
       if (this.phase === 'running') m.etcdUp.set(1);
     });
@@ -163,15 +132,10 @@ export class EtcdCoordinator implements Coordinator {
       'shed',
       (target, ownRate, slope) => void this.jobsets.shedDownTo(target, ownRate, slope),
     );
-    this.election.events.on('elected', (token) => this.becomeAdmin(token));
-    this.election.events.on('dropped', () => {
-      this.writeState = null;
-      this.adminDuties?.stop();
-      this.adminDuties = null;
-      m.isAdmin.set(0);
-      this.emit('admin', false);
-    });
-    this.election.events.on('settled', () => this.scheduleReact());
+    this.admin.events.on('admin', (isAdmin) => this.emit('admin', isAdmin));
+    this.admin.events.on('scaling', (e) => this.emit('scaling', e));
+    this.admin.events.on('writes', (e) => this.emit('writes', e));
+    this.admin.events.on('react', () => this.scheduleReact());
   }
 
   // ------------------------------------------------------------------ state (also read by tests)
@@ -215,45 +179,20 @@ export class EtcdCoordinator implements Coordinator {
   async start(): Promise<void> {
     if (this.phase !== 'new') throw new ClusterError(ClusterErrorCode.CONFIG, 'coordinator already started');
     this.phase = 'starting';
-    const { state } = this.ctx;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (!state.rpc) {
-          state.rpc = await connectEtcd(
-            {
-              endpoints: this.opts.endpoints,
-              tls: this.opts.tls,
-              auth: this.opts.auth,
-              callTimeoutMs: this.tuning.callTimeoutMs,
-            },
-            this.ctx.keys.admin,
-            this.tuning.connectTimeoutMs,
-          );
-        }
-        await this.establish();
-        break;
-      } catch (err) {
-        if (this.phase !== 'starting')
-          throw new ClusterError(ClusterErrorCode.STOPPED, 'coordinator stopped while starting');
-        const e = err instanceof ClusterError ? err : null;
-        if (isPermanentClusterError(e)) {
-          const granted = state.session;
-          state.session = null;
-          if (granted && state.rpc)
-            await withTimeout(state.rpc.leaseRevoke(granted.leaseId), 1000, 'revoke').catch(() => undefined);
-          state.rpc?.close();
-          state.rpc = null;
-          this.phase = 'stopped';
-          throw e;
-        }
-        this.ctx.log.warn({ err: describeError(err), attempt }, 'cannot reach etcd yet; retrying');
-        this.opts.metrics.etcdUp.set(0);
-        await this.ctx.sleep(this.ctx.backoffMs(attempt));
-        if ((this.phase as Phase) !== 'starting') {
-          throw new ClusterError(ClusterErrorCode.STOPPED, 'coordinator stopped while starting');
-        }
-      }
-    }
+    await this.keeper.join(
+      () =>
+        connectEtcd(
+          {
+            endpoints: this.opts.endpoints,
+            tls: this.opts.tls,
+            auth: this.opts.auth,
+            callTimeoutMs: this.tuning.callTimeoutMs,
+          },
+          this.ctx.keys.admin,
+          this.tuning.connectTimeoutMs,
+        ),
+      () => this.establish(),
+    );
     this.phase = 'running';
     this.jobsets.graceUntil(this.ctx.clock.now() + this.tuning.joinGraceMs);
     this.opts.metrics.etcdUp.set(1);
@@ -277,8 +216,7 @@ export class EtcdCoordinator implements Coordinator {
 
   /** The app calls this with every new config snapshot (used while this worker is admin). */
   setDesired(snapshot: ConfigSnapshot): void {
-    this.desiredOverride = snapshot;
-    this.adminDuties?.onDesired();
+    this.admin.setDesired(snapshot);
   }
 
   ready(): boolean {
@@ -304,7 +242,7 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   isAdmin(): boolean {
-    return this.election.token() !== null;
+    return this.admin.isAdmin();
   }
 
   loadAlertStates(names: string[]): Promise<Map<string, AlertState>> {
@@ -321,15 +259,19 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   /** Per-job lag from the engine, once a second (LoadState decides about shedding). */
-  reportLag(stats: ReadonlyMap<string, LagStat>, completed?: number): void {
+  reportLag(stats: ReadonlyMap<string, JobLag>, completed?: number, lagP99Ms?: number | null): void {
     const mine = this.jobsets.myLoad();
-    this.load.report(stats, completed, { rate: mine.rate, jobsets: this.jobsets.owned.size });
+    this.load.report(stats, completed, lagP99Ms ?? null, {
+      rate: mine.rate,
+      jobsets: this.jobsets.owned.size,
+    });
   }
 
   status(): ClusterStatus {
     const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
     const st = statusFromMirror(this.mirror, this.me, up);
-    return this.writeState ? { ...st, etcdWrites: this.writeState } : st;
+    const writes = this.admin.writeState;
+    return writes ? { ...st, etcdWrites: writes } : st;
   }
 
   /** Jobset ids this worker holds now (diagnostics and tests). */
@@ -399,7 +341,7 @@ export class EtcdCoordinator implements Coordinator {
     session.stop();
     this.sync.close();
     this.jobsets.clearBackupTimers();
-    this.election.drop('lease expired');
+    this.admin.election.drop('lease expired');
     this.opts.metrics.etcdUp.set(0);
     this.ctx.log.warn(
       { reason, jobsets: this.jobsets.owned.size, onPartition: this.opts.onPartition },
@@ -434,13 +376,8 @@ export class EtcdCoordinator implements Coordinator {
   // ------------------------------------------------------------------ reacting to the mirror
 
   private onMirrorChange(change: MirrorChange): void {
-    if (change.workers || change.resync) this.watchPeers();
-    if (
-      this.adminDuties &&
-      (change.workers || change.owners.size > 0 || change.moves || change.jobsets.size > 0)
-    ) {
-      this.adminDuties.onMirror();
-    }
+    if (change.workers || change.resync) this.peers.update();
+    this.admin.onMirror(change);
     this.scheduleReact();
   }
 
@@ -461,62 +398,10 @@ export class EtcdCoordinator implements Coordinator {
     if (this.phase !== 'running' || !this.session) return;
     this.jobsets.react(this.session.leaseId);
     this.emitJobs();
-    this.election.observe();
+    this.admin.election.observe();
     this.jobsets.evaluateFree();
     this.updateMetrics();
     this.registration.schedule();
-  }
-
-  private watchPeers(): void {
-    if (this.opts.peerWatch?.successors === 0) return;
-    this.peerWatch.update(
-      [...this.mirror.workers].map(([id, w]) => ({
-        id,
-        leaseId: w.lease,
-        startedAt: w.value.startedAt,
-        address: w.value.address,
-      })),
-    );
-  }
-
-  // ------------------------------------------------------------------ admin role
-
-  private becomeAdmin(token: number): void {
-    const m = this.opts.metrics;
-    m.isAdmin.set(1);
-    this.adminDuties = new AdminDuties({
-      rpc: this.ctx.rpc(),
-      keys: this.ctx.keys,
-      mirror: this.mirror,
-      me: this.me,
-      token,
-      clock: this.ctx.clock,
-      logger: this.ctx.log.child({ role: 'admin' }),
-      desired: () => this.desiredOverride ?? this.opts.desired?.() ?? null,
-      tuning: this.tuning,
-      onFenced: () => {
-        this.election.drop('fenced');
-        this.scheduleReact();
-      },
-      onScaling: (e) => this.emit('scaling', e),
-      onWriteError: (r) => m.etcdWriteErrors?.inc({ cause: r.cause }),
-      onWriteRefused: (r, error) => {
-        this.writeState = {
-          refused: true,
-          cause: r.cause,
-          remedy: r.remedy,
-          since: this.ctx.clock.now(),
-          error,
-        };
-        this.emit('writes', this.writeState);
-      },
-      onWritesAccepted: () => {
-        this.writeState = null;
-        this.emit('writes', { refused: false, cause: null, remedy: null, since: null, error: null });
-      },
-    });
-    this.adminDuties.start();
-    this.emit('admin', true);
   }
 
   // ------------------------------------------------------------------ the engine's view, metrics
@@ -542,15 +427,12 @@ export class EtcdCoordinator implements Coordinator {
   private async doStop(): Promise<void> {
     const prev = this.phase;
     this.phase = 'stopping';
-    this.peerWatch.stop();
+    this.peers.stop();
     this.sync.cancelTimer();
     this.jobsets.cancelTimers();
-    this.election.cancelTimer();
     this.registration.cancel();
     this.alertStates.cancelTimer();
-    this.adminDuties?.stop();
-    const adminToken = this.election.token();
-    this.adminDuties = null;
+    const adminToken = this.admin.stopDuties();
     const session = this.session;
     session?.stop();
     const held = new Map(this.jobsets.owned);
@@ -561,7 +443,7 @@ export class EtcdCoordinator implements Coordinator {
       const rpc = this.rpc;
       if (!rpc || !session || prev !== 'running') return;
       if (held.size > 0) await this.jobsets.release(held);
-      if (adminToken !== null) await this.election.resign(adminToken);
+      if (adminToken !== null) await this.admin.election.resign(adminToken);
       await rpc.leaseRevoke(session.leaseId);
     };
     let timer: TimerHandle | null = null;
@@ -576,7 +458,7 @@ export class EtcdCoordinator implements Coordinator {
     if (timer) this.ctx.clock.clearTimeout(timer);
     this.sync.close();
     this.rpc?.close();
-    this.election.clear();
+    this.admin.election.clear();
     this.phase = 'stopped';
     const m = this.opts.metrics;
     m.etcdUp.set(0);

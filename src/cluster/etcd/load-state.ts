@@ -21,7 +21,7 @@ export interface LoadStateEvents {
 
 export class LoadState {
   readonly events: Emitter<LoadStateEvents>;
-  /** p99 of the per-job lag last reported (published in workers/<id>) */
+  /** this worker's lag p99 as the engine last reported it (published in workers/<id>) */
   lagP99Ms: number | null = null;
   /** set by the engine while local faults dominate its results: no claims (like an overloaded worker) */
   locallyDegraded = false;
@@ -66,11 +66,10 @@ export class LoadState {
   report(
     stats: ReadonlyMap<string, LagStat>,
     completed: number | undefined,
+    lagP99Ms: number | null,
     own: { rate: number; jobsets: number },
   ): void {
-    const lags = [...stats.values()].map((s) => s.lagMs).sort((a, b) => a - b);
-    this.lagP99Ms =
-      lags.length === 0 ? null : (lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? null);
+    this.lagP99Ms = lagP99Ms;
     this.events.emit('lag');
     if (!this.ctx.running()) return;
     const wasShedding = this.shed.shedding;

@@ -8,7 +8,8 @@ import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import type { EtcdWriteState } from '../coordinator.js';
 import type { AdminTuning, ScalingEvent } from './admin.js';
-import type { ClusterError } from './errors.js';
+import { ClusterError, ClusterErrorCode } from './errors.js';
+import { Keys } from './keys.js';
 import type { PeerWatchTuning } from './peer-watch.js';
 import type { ShedTuning } from './shedding.js';
 
@@ -116,4 +117,21 @@ export interface CoordinatorEvents {
   writes: [e: EtcdWriteState];
   /** this worker saw a peer's process die, released its jobsets and revoked its lease */
   peerDeath: [e: { worker: string; lease: string; deadBy: number; jobsets: number }];
+}
+
+/** Throws CLUSTER_CONFIG (or the id rule's error) for options the coordinator cannot run with. */
+export function checkOptions(opts: EtcdCoordinatorOptions): void {
+  Keys.checkWorkerId(opts.workerId);
+  if (!Number.isFinite(opts.leaseTtlSec) || opts.leaseTtlSec < 2) {
+    throw new ClusterError(
+      ClusterErrorCode.CONFIG,
+      `lease TTL must be at least 2 seconds (got ${opts.leaseTtlSec})`,
+    );
+  }
+  if (opts.capacity !== null && (!Number.isInteger(opts.capacity) || opts.capacity < 0)) {
+    throw new ClusterError(
+      ClusterErrorCode.CONFIG,
+      `capacity must be a non-negative integer (got ${opts.capacity})`,
+    );
+  }
 }

@@ -4,10 +4,11 @@
  * lease (its admin key goes with it) instead of waiting for the TTL.
  */
 import type { ClusterContext } from './context.js';
+import { Emitter } from './context.js';
 import { describeError } from './errors.js';
 import { releaseForDead } from './handover.js';
 import type { Mirror } from './mirror.js';
-import type { PeerDeath } from './peer-watch.js';
+import { type PeerDeath, PeerWatch, type PeerWatchTuning } from './peer-watch.js';
 import { encode } from './values.js';
 
 /** The number of jobsets released, or null when there was nothing to do (not running, record changed). */
@@ -39,4 +40,51 @@ export async function releaseDeadPeer(
     'peer process died: released its jobsets and revoked its lease',
   );
   return held.size;
+}
+
+export interface PeerDeathsEvents {
+  /** a watched peer's process died: its jobsets were released and its lease revoked */
+  peerDeath: [e: { worker: string; lease: string; deadBy: number; jobsets: number }];
+}
+
+/** Watches this worker's ring successors (PeerWatch) from the mirror and acts on their deaths. */
+export class PeerDeaths {
+  readonly events: Emitter<PeerDeathsEvents>;
+  private readonly watch: PeerWatch;
+
+  constructor(
+    ctx: ClusterContext,
+    private readonly mirror: Mirror,
+    private readonly tuning: Partial<PeerWatchTuning> | undefined,
+  ) {
+    this.events = new Emitter(ctx.log);
+    this.watch = new PeerWatch({
+      self: ctx.me,
+      onDeath: (d) =>
+        void releaseDeadPeer(ctx, mirror, d).then((jobsets) => {
+          if (jobsets !== null)
+            this.events.emit('peerDeath', { worker: d.id, lease: d.leaseId, deadBy: d.deadBy, jobsets });
+        }),
+      clock: ctx.clock,
+      logger: ctx.log,
+      tuning,
+    });
+  }
+
+  /** The workers changed (or were re-listed): watch the new successors. */
+  update(): void {
+    if (this.tuning?.successors === 0) return;
+    this.watch.update(
+      [...this.mirror.workers].map(([id, w]) => ({
+        id,
+        leaseId: w.lease,
+        startedAt: w.value.startedAt,
+        address: w.value.address,
+      })),
+    );
+  }
+
+  stop(): void {
+    this.watch.stop();
+  }
 }

@@ -4,12 +4,15 @@
  * loop (the old lease if it survived, else a new lease and a new registration). What happens
  * goes up as events: `unreachable`, `lost` (deadline passed or lease gone), `recovered`.
  */
+import { type EtcdRpc, withTimeout } from './client.js';
 import type { ClusterContext } from './context.js';
 import { Emitter } from './context.js';
-import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
+import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
 import { Session } from './session.js';
 
 export interface SessionKeeperEvents {
+  /** joining: etcd not reachable yet, retrying */
+  retrying: [];
   /** a keepalive round trip succeeded */
   renewed: [];
   /** keepalives fail; the lease is still valid until its deadline */
@@ -37,6 +40,41 @@ export class SessionKeeper {
 
   private sessionOpts() {
     return { ttlSec: this.leaseTtlSec, clock: this.ctx.clock, logger: this.ctx.log };
+  }
+
+  /**
+   * While the phase is `starting`: connect (once) and `establish` (grant, register, list), retrying
+   * with backoff until it works. A permanent error (auth, TLS, id in use) revokes what was granted,
+   * closes the connection, sets the phase `stopped` and is thrown.
+   */
+  async join(connect: () => Promise<EtcdRpc>, establish: () => Promise<void>): Promise<void> {
+    const { ctx } = this;
+    const { state } = ctx;
+    const stopped = () => new ClusterError(ClusterErrorCode.STOPPED, 'coordinator stopped while starting');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!state.rpc) state.rpc = await connect();
+        await establish();
+        return;
+      } catch (err) {
+        if (ctx.phase !== 'starting') throw stopped();
+        const e = err instanceof ClusterError ? err : null;
+        if (isPermanentClusterError(e)) {
+          const granted = state.session;
+          state.session = null;
+          if (granted && state.rpc)
+            await withTimeout(state.rpc.leaseRevoke(granted.leaseId), 1000, 'revoke').catch(() => undefined);
+          state.rpc?.close();
+          state.rpc = null;
+          state.phase = 'stopped';
+          throw e;
+        }
+        ctx.log.warn({ err: describeError(err), attempt }, 'cannot reach etcd yet; retrying');
+        this.events.emit('retrying');
+        await ctx.sleep(ctx.backoffMs(attempt));
+        if (ctx.phase !== 'starting') throw stopped();
+      }
+    }
   }
 
   grant(): Promise<Session> {
