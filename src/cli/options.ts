@@ -6,6 +6,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { AppOptions } from '../app/options.js';
 import { UsageError } from '../model/errors.js';
+import { isValidName, NAME_RULE } from '../model/names.js';
 
 /** What `watcher run` parses its flags into: the app's options. */
 export type RunOptions = AppOptions;
@@ -118,6 +119,12 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   if (help) return 'help';
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const s = (k: string) => v[k] as string | undefined;
+  /** a flag with a default in RUN_FLAGS (resolveFlags filled it in) */
+  const d = (k: string) => {
+    const x = s(k);
+    if (x === undefined) throw new Error(`internal: --${k} has no default`);
+    return x;
+  };
   const etcd = s('etcd')
     ?.split(',')
     .map((u) => u.trim())
@@ -130,7 +137,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   if (onPartition !== 'continue' && onPartition !== 'pause') {
     throw new UsageError(`--on-partition must be 'continue' or 'pause', got '${onPartition}'`);
   }
-  const level = s('log-level') ?? 'info';
+  const level = d('log-level');
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new UsageError(`--log-level must be one of trace|debug|info|warn|error, got '${level}'`);
   }
@@ -142,13 +149,13 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   const cert = s('etcd-cert') ?? null;
   const key = s('etcd-key') ?? null;
   if ((cert === null) !== (key === null)) throw new UsageError('--etcd-cert and --etcd-key go together');
-  const cluster = s('cluster') ?? 'default';
+  const cluster = d('cluster');
   if (!/^[A-Za-z0-9._-]+$/.test(cluster))
     throw new UsageError(`--cluster must match [A-Za-z0-9._-]+, got '${cluster}'`);
   const id = s('id') ?? `${hostname()}-${process.pid}`;
-  if (!/^[A-Za-z0-9._:-]+$/.test(id)) throw new UsageError(`--id must match [A-Za-z0-9._:-]+, got '${id}'`);
+  if (!isValidName(id)) throw new UsageError(`--id must be ${NAME_RULE}, got '${id}'`);
   return {
-    endpointsDir: s('endpoints-dir') ?? './endpoints.d',
+    endpointsDir: d('endpoints-dir'),
     etcd: etcd && etcd.length > 0 ? etcd : null,
     etcdCa: s('etcd-ca') ?? null,
     etcdCert: cert,
@@ -157,13 +164,13 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     etcdPassword: password,
     cluster,
     id,
-    listen: parseListen(s('listen') ?? '127.0.0.1:9464'),
+    listen: parseListen(d('listen')),
     advertise: parseAdvertise(s('advertise')),
     httpToken: s('http-token') ?? null,
     threads: int('threads', s('threads'), 1) ?? Math.max(1, availableParallelism()),
-    leaseTtl: int('lease-ttl', s('lease-ttl'), 2) ?? 5,
+    leaseTtl: int('lease-ttl', d('lease-ttl'), 2) as number,
     capacity: int('capacity', s('capacity'), 1),
-    scalingAlertAfter: int('scaling-alert-after', s('scaling-alert-after'), 1) ?? 30,
+    scalingAlertAfter: int('scaling-alert-after', d('scaling-alert-after'), 1) as number,
     onPartition,
     resultsFile: s('results-file') ?? null,
     logLevel: level,

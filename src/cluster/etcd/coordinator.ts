@@ -31,7 +31,7 @@ import {
   type CoordinatorEvents,
   type CoordinatorTuning,
   checkOptions,
-  DEFAULT_TUNING,
+  checkTuning,
   type EtcdCoordinatorOptions,
   type ScalingSignals,
 } from './options.js';
@@ -74,7 +74,7 @@ export class EtcdCoordinator implements Coordinator {
     checkOptions(opts);
     this.me = opts.workerId;
     const clock: Clock = opts.clock ?? systemClock;
-    this.tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+    this.tuning = checkTuning(opts.tuning);
     const ctx = new ClusterContext(keys, clock, opts.logger, this.me, this.tuning);
     this.ctx = ctx;
     this.startedAt = clock.now();

@@ -6,6 +6,7 @@ import type { Metrics } from '../../metrics.js';
 import type { Clock } from '../../model/clock.js';
 import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
+import { intOption, numberOption } from '../../model/option-checks.js';
 import type { EtcdWriteState } from '../coordinator.js';
 import type { AdminTuning, ScalingEvent } from './admin.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
@@ -134,4 +135,33 @@ export function checkOptions(opts: EtcdCoordinatorOptions): void {
       `capacity must be a non-negative integer (got ${opts.capacity})`,
     );
   }
+}
+
+/** Fractions of 0..1 in the tuning; every other number is a duration in ms (>= 0). */
+const FRACTIONS = new Set<keyof CoordinatorTuning>(['shedBehindFraction', 'shedHeadroom']);
+
+/**
+ * The tuning with its defaults, each value checked: TypeError for a wrong type, RangeError for a
+ * value out of range, both naming the option (`tuning.claimStepMs must be ...`).
+ */
+export function checkTuning(t: Partial<CoordinatorTuning> | undefined): CoordinatorTuning {
+  const out = { ...DEFAULT_TUNING, ...t };
+  for (const key of Object.keys(DEFAULT_TUNING) as Array<keyof CoordinatorTuning>) {
+    const name = `tuning.${key}`;
+    const v = out[key];
+    if (key === 'rebalance') {
+      if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${String(v)}`);
+    } else if (key === 'maxMovesPerRound') {
+      if (v !== null) intOption(name, v as number, 1, 1);
+    } else {
+      numberOption(
+        name,
+        v as number,
+        0,
+        FRACTIONS.has(key) ? Number.MIN_VALUE : 0,
+        FRACTIONS.has(key) ? 1 : Infinity,
+      );
+    }
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { type EtcdRpc, withTimeout } from './client.js';
 import type { ClusterContext } from './context.js';
 import { Emitter } from './context.js';
 import { ClusterError, ClusterErrorCode, describeError, isPermanentClusterError } from './errors.js';
-import { Session } from './session.js';
+import { isNetworkEvidence, Session } from './session.js';
 
 export interface SessionKeeperEvents {
   /** joining: etcd not reachable yet, retrying */
@@ -140,7 +140,7 @@ export class SessionKeeper {
         this.events.emit('recovered', session);
         return;
       } catch (err) {
-        if (ctx.clock.monotonic() - sentAt <= ctx.tuning.callTimeoutMs * 3 + 1000)
+        if (isNetworkEvidence(ctx.clock.monotonic() - sentAt, ctx.tuning.callTimeoutMs, 3))
           this.lastNetFailureAt = ctx.clock.now();
         if (err instanceof ClusterError && err.code === ClusterErrorCode.ID_IN_USE) {
           ctx.log.error({}, err.message);
