@@ -12,6 +12,7 @@ import { JobView } from '../../src/cluster/etcd/job-view.js';
 import { Keys } from '../../src/cluster/etcd/keys.js';
 import { Mirror } from '../../src/cluster/etcd/mirror.js';
 import { checkTuning, DEFAULT_TUNING } from '../../src/cluster/etcd/options.js';
+import { Registration } from '../../src/cluster/etcd/registration.js';
 import type { Session } from '../../src/cluster/etcd/session.js';
 import { pickShed } from '../../src/cluster/etcd/shedding.js';
 import { StandaloneCoordinator } from '../../src/cluster/standalone.js';
@@ -226,5 +227,45 @@ describe('StandaloneCoordinator', () => {
     c.reportLag(new Map(), 3, 42);
     expect(c.status().workers[0]).toMatchObject({ id: 'w', version: '1.2.3', lagP99Ms: 42 });
     expect(await c.loadAlertStates()).toEqual(new Map());
+  });
+});
+
+describe('Registration (worker record publishing)', () => {
+  it('publishes a changed record at most once per publishIntervalMs, and skips an unchanged one', async () => {
+    const clock = new FakeClock();
+    const ctx = ctxOf(clock);
+    const puts: string[] = [];
+    ctx.state.rpc = {
+      txn: async (_c: unknown, success: Array<{ request_put?: { value: Buffer } }>) => {
+        puts.push(String(success[0]?.request_put?.value));
+        return { succeeded: true, rev: 1, responses: [], retried: false };
+      },
+    } as unknown as EtcdRpc;
+    ctx.state.phase = 'running';
+    ctx.state.session = { leaseId: '5', valid: () => true } as unknown as Session;
+    let record = 'v1';
+    const reg = new Registration(ctx, 't', () => record);
+    const flush = () => new Promise((r) => setImmediate(r));
+    reg.schedule();
+    clock.advance(0);
+    await flush();
+    expect(puts).toHaveLength(1);
+    reg.schedule();
+    clock.advance(0);
+    await flush();
+    expect(puts).toHaveLength(1); // unchanged: nothing written
+    record = 'v2';
+    reg.schedule();
+    clock.advance(DEFAULT_TUNING.publishIntervalMs - 1);
+    await flush();
+    expect(puts).toHaveLength(1); // not before the interval
+    clock.advance(1);
+    await flush();
+    expect(puts).toHaveLength(2);
+    record = 'v3';
+    reg.soon(); // shedding changed: at once
+    clock.advance(0);
+    await flush();
+    expect(puts).toHaveLength(3);
   });
 });

@@ -24,7 +24,7 @@ export interface AdminRoleEvents {
 
 export class AdminRole {
   readonly events: Emitter<AdminRoleEvents>;
-  readonly election: AdminElection;
+  private readonly election: AdminElection;
   private duties: AdminDuties | null = null;
   /** set while etcd refuses the admin's writes (NOSPACE...) */
   writeState: EtcdWriteState | null = null;
@@ -47,6 +47,26 @@ export class AdminRole {
       this.events.emit('admin', false);
     });
     this.election.events.on('settled', () => this.events.emit('react'));
+  }
+
+  /** Look at the admin key in the mirror: notice a loss, adopt our own key, or campaign. */
+  observe(): void {
+    this.election.observe();
+  }
+
+  /** Stop being admin locally (lease expired); the key itself is not touched. */
+  drop(reason: string): void {
+    this.election.drop(reason);
+  }
+
+  /** Graceful stop: delete the admin key if it is still ours (`token` from stopDuties). */
+  resign(token: number): Promise<void> {
+    return this.election.resign(token);
+  }
+
+  /** Forget the role without events (end of stop). */
+  clear(): void {
+    this.election.clear();
   }
 
   isAdmin(): boolean {

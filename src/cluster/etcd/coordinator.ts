@@ -12,7 +12,6 @@
  * owner key's revision (or the admin key's create revision), so a stale view can waste an attempt
  * but never produce two owners in etcd.
  */
-import { EventEmitter } from 'node:events';
 import type { ConfigSnapshot } from '../../config/types.js';
 import type { AlertState } from '../../model/alert.js';
 import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
@@ -20,7 +19,7 @@ import type { ClusterStatus, Coordinator, HealthIdentity, JobLag, OwnedJob } fro
 import { AdminRole } from './admin-role.js';
 import { AlertStateStore } from './alert-states.js';
 import { connectEtcd, type EtcdRpc } from './client.js';
-import { ClusterContext, type Phase } from './context.js';
+import { ClusterContext, Emitter, type Phase } from './context.js';
 import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
 import { JobView } from './job-view.js';
 import { Keys } from './keys.js';
@@ -53,7 +52,7 @@ export class EtcdCoordinator implements Coordinator {
   private readonly tuning: CoordinatorTuning;
   private readonly me: string;
   private readonly startedAt: number;
-  private readonly emitter = new EventEmitter();
+  private readonly events: Emitter<CoordinatorEvents>;
 
   private readonly mirror: Mirror;
   private readonly keeper: SessionKeeper;
@@ -77,6 +76,7 @@ export class EtcdCoordinator implements Coordinator {
     this.tuning = checkTuning(opts.tuning);
     const ctx = new ClusterContext(keys, clock, opts.logger, this.me, this.tuning);
     this.ctx = ctx;
+    this.events = new Emitter(ctx.log);
     this.startedAt = clock.now();
     this.mirror = new Mirror(keys, clock, ctx.log);
     this.keeper = new SessionKeeper(ctx, opts.leaseTtlSec);
@@ -100,7 +100,7 @@ export class EtcdCoordinator implements Coordinator {
     const m = this.opts.metrics;
     this.peers.events.on('peerDeath', (e) => {
       m.peerRevocations?.inc();
-      this.emit('peerDeath', e);
+      this.events.emit('peerDeath', e);
     });
     this.keeper.events.on('retrying', () => m.etcdUp.set(0));
     this.keeper.events.on('renewed', () => {
@@ -108,16 +108,16 @@ export class EtcdCoordinator implements Coordinator {
     });
     this.keeper.events.on('unreachable', (err) => {
       m.etcdUp.set(0);
-      this.emit('partition', { state: 'unreachable', reason: describeError(err) });
+      this.events.emit('partition', { state: 'unreachable', reason: describeError(err) });
     });
     this.keeper.events.on('lost', (session, reason) => this.enterRecovery(session, reason));
     this.keeper.events.on('problem', (err) => {
-      this.emit('problem', err);
+      this.events.emit('problem', err);
       this.jobsets.dropAll();
     });
     this.keeper.events.on('recovered', (session) => this.recovered(session));
     this.sync.events.on('change', (change) => this.onMirrorChange(change));
-    this.jobsets.events.on('ownership', (change) => this.emit('ownership', change));
+    this.jobsets.events.on('ownership', (change) => this.events.emit('ownership', change));
     this.jobsets.events.on('jobs', () => this.emitJobs());
     this.jobsets.events.on('react', () => this.scheduleReact());
     this.jobsets.events.on('publish', () => this.registration.soon());
@@ -132,9 +132,9 @@ export class EtcdCoordinator implements Coordinator {
       'shed',
       (target, ownRate, slope) => void this.jobsets.shedDownTo(target, ownRate, slope),
     );
-    this.admin.events.on('admin', (isAdmin) => this.emit('admin', isAdmin));
-    this.admin.events.on('scaling', (e) => this.emit('scaling', e));
-    this.admin.events.on('writes', (e) => this.emit('writes', e));
+    this.admin.events.on('admin', (isAdmin) => this.events.emit('admin', isAdmin));
+    this.admin.events.on('scaling', (e) => this.events.emit('scaling', e));
+    this.admin.events.on('writes', (e) => this.events.emit('writes', e));
     this.admin.events.on('react', () => this.scheduleReact());
   }
 
@@ -167,12 +167,12 @@ export class EtcdCoordinator implements Coordinator {
   // ------------------------------------------------------------------ public API
 
   on<E extends keyof CoordinatorEvents>(event: E, fn: (...args: CoordinatorEvents[E]) => void): this {
-    this.emitter.on(event, fn as (...args: unknown[]) => void);
+    this.events.on(event, fn);
     return this;
   }
 
   off<E extends keyof CoordinatorEvents>(event: E, fn: (...args: CoordinatorEvents[E]) => void): this {
-    this.emitter.off(event, fn as (...args: unknown[]) => void);
+    this.events.off(event, fn);
     return this;
   }
 
@@ -341,13 +341,13 @@ export class EtcdCoordinator implements Coordinator {
     session.stop();
     this.sync.close();
     this.jobsets.clearBackupTimers();
-    this.admin.election.drop('lease expired');
+    this.admin.drop('lease expired');
     this.opts.metrics.etcdUp.set(0);
     this.ctx.log.warn(
       { reason, jobsets: this.jobsets.owned.size, onPartition: this.opts.onPartition },
       reason === 'lost' ? 'lease lost (etcd no longer has it)' : 'lease deadline passed without renewal',
     );
-    this.emit('partition', { state: 'expired', reason });
+    this.events.emit('partition', { state: 'expired', reason });
     this.jobsets.suspend(Math.min(this.ctx.clock.now(), session.deadlineAt()));
     void this.keeper.recover(
       session,
@@ -369,7 +369,7 @@ export class EtcdCoordinator implements Coordinator {
       { lease: session.leaseId, jobsets: this.jobsets.owned.size },
       'recovered from partition',
     );
-    this.emit('partition', { state: 'recovered' });
+    this.events.emit('partition', { state: 'recovered' });
     this.scheduleReact();
   }
 
@@ -398,7 +398,7 @@ export class EtcdCoordinator implements Coordinator {
     if (this.phase !== 'running' || !this.session) return;
     this.jobsets.react(this.session.leaseId);
     this.emitJobs();
-    this.admin.election.observe();
+    this.admin.observe();
     this.jobsets.evaluateFree();
     this.updateMetrics();
     this.registration.schedule();
@@ -416,7 +416,7 @@ export class EtcdCoordinator implements Coordinator {
     m.jobsetsOwned.set(this.jobsets.owned.size);
     const prev = this.signals;
     this.signals = scalingSignals(this.mirror);
-    if (!sameSignals(prev, this.signals)) this.emit('signals', { ...this.signals });
+    if (!sameSignals(prev, this.signals)) this.events.emit('signals', { ...this.signals });
     m.jobsWaiting.set(this.signals.jobsWaiting);
     m.spareCapacity.set(this.signals.spareCapacity);
     m.workersNeeded.set(this.signals.workersNeeded);
@@ -443,7 +443,7 @@ export class EtcdCoordinator implements Coordinator {
       const rpc = this.rpc;
       if (!rpc || !session || prev !== 'running') return;
       if (held.size > 0) await this.jobsets.release(held);
-      if (adminToken !== null) await this.admin.election.resign(adminToken);
+      if (adminToken !== null) await this.admin.resign(adminToken);
       await rpc.leaseRevoke(session.leaseId);
     };
     let timer: TimerHandle | null = null;
@@ -458,7 +458,7 @@ export class EtcdCoordinator implements Coordinator {
     if (timer) this.ctx.clock.clearTimeout(timer);
     this.sync.close();
     this.rpc?.close();
-    this.admin.election.clear();
+    this.admin.clear();
     this.phase = 'stopped';
     const m = this.opts.metrics;
     m.etcdUp.set(0);
@@ -466,16 +466,6 @@ export class EtcdCoordinator implements Coordinator {
     m.jobsOwned.set(0);
     m.jobsetsOwned.set(0);
     this.ctx.log.info({ released: held.size }, 'left the cluster');
-  }
-
-  private emit<E extends keyof CoordinatorEvents>(event: E, ...args: CoordinatorEvents[E]): void {
-    for (const fn of this.emitter.listeners(event)) {
-      try {
-        (fn as (...a: CoordinatorEvents[E]) => void)(...args);
-      } catch (err) {
-        this.ctx.log.error({ event, err: describeError(err) }, 'coordinator event listener failed');
-      }
-    }
   }
 }
 

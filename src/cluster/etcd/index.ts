@@ -9,7 +9,7 @@ export {
   credentialsFromFlags,
   type EtcdClientOptions,
   type EtcdCredentialFlags,
-} from './client.js';
+} from './client-options.js';
 export { createEtcdCoordinator, EtcdCoordinator } from './coordinator.js';
 export { ClusterError, ClusterErrorCode } from './errors.js';
 export { Keys } from './keys.js';
