@@ -5,11 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
-import { type InflightPlan, planInflight, readFdLimit } from './checks/fd-budget.js';
+import { type ClusterHooks, wireClusterEvents } from './app/cluster-events.js';
+import { ConfigProblemReport } from './app/config-report.js';
+import { engineHealth, warnFdShortage } from './app/health.js';
+import type { AppOptions } from './app/options.js';
+import { openResultsFile } from './app/results-file.js';
+import { planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
-import type { RunOptions } from './cli/options.js';
 import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
-import type { EtcdCoordinator, ScalingEvent } from './cluster/etcd/index.js';
+import type { EtcdCoordinator } from './cluster/etcd/coordinator.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
 import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
@@ -25,16 +29,14 @@ import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry, routeGrpcLogs, routeProcessWarnings } from './logging.js';
 import { createMetrics, retainCertExpiry } from './metrics.js';
 import { systemClock } from './model/clock.js';
-import type { Logger } from './model/logger.js';
-import { ResultsFile } from './output/results-file.js';
+import type { ResultsFile } from './output/results-file.js';
 import { ClusterView } from './server/cluster-status.js';
 import { EventRelay } from './server/event-relay.js';
-import { createEventStreams, type EventStream } from './server/event-stream.js';
-import { type HealthDoc, localStatusDoc } from './server/status-doc.js';
+import { createEventStreams } from './server/event-stream.js';
+import { localStatusDoc } from './server/status-doc.js';
 import { startStatusServer } from './server/status-server.js';
 import { createSinkHub, type SelfEventKind } from './sinks/index.js';
-
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 export interface App {
   address: string;
@@ -42,10 +44,9 @@ export interface App {
 }
 
 const STOP_GRACE_MS = 10_000;
-const CLUSTER_SIGNALS_INTERVAL_MS = 60_000;
-const CLUSTER_SIGNALS_MIN_GAP_MS = 5000;
 
-export async function startApp(opts: RunOptions): Promise<App> {
+/** `env`: the environment endpoint files and jobs from etcd are normalised with. */
+export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promise<App> {
   const clock = systemClock;
   const secrets = createSecretRegistry();
   secrets.add(opts.etcdPassword);
@@ -68,7 +69,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
   });
   const events = streams.local;
   let snapshot: ConfigSnapshot | null = null;
-  let coordinator: (Coordinator & { setDesired?(s: ConfigSnapshot): void }) | null = null;
+  let coordinator: Coordinator | null = null;
   let engine: Engine | null = null;
   let clusterHooks: ClusterHooks | null = null;
   let identity: (() => HealthIdentity | null) | null = null;
@@ -171,7 +172,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       capacity: opts.capacity,
       onPartition: opts.onPartition,
       normalize: (raw) => {
-        const out = normalizeEndpoint(raw, process.env);
+        const out = normalizeEndpoint(raw, env);
         if ('endpoint' in out) return out.endpoint;
         logger.error(
           { endpoint: raw.name, problems: out.problems },
@@ -179,8 +180,6 @@ export async function startApp(opts: RunOptions): Promise<App> {
         );
         return null;
       },
-      // --config-source etcd: the admin reconciles nothing; only `watcher apply` changes the desired state
-      desired: () => (opts.configSource === 'etcd' ? null : snapshot),
       metrics,
       logger: logger.child({ module: 'cluster' }),
       clock,
@@ -250,7 +249,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
       });
       events.publish('worker', { id: opts.id, degraded: e.degraded, code: e.code });
     },
-    onDominated: (d) => coord.setLocallyDegraded?.(d),
+    onDominated: (d) => coord.setLocallyDegraded(d),
   });
   const engineLog = logger.child({ module: 'engine' });
   const confirmation = createConfirmation({
@@ -272,7 +271,7 @@ export async function startApp(opts: RunOptions): Promise<App> {
     confirmGate: confirmation.gate,
     // One wake-up (and one task per thread) per 20 ms at most: at 2,000 checks/s this halves the
     // CPU the main thread spends per check, for ≤ 20 ms of lateness (bench/process/cpu.mjs).
-    coalesceMs: coalesceMsFrom(process.env.WATCHER_COALESCE_MS),
+    coalesceMs: coalesceMsFrom(env.WATCHER_COALESCE_MS),
     observer: createEngineObserver({
       metrics,
       logger: engineLog,
@@ -291,10 +290,6 @@ export async function startApp(opts: RunOptions): Promise<App> {
     },
   });
   engine.start();
-  if (coordinator instanceof StandaloneCoordinator) {
-    const e = engine;
-    coordinator.setLagSource(() => e.lagP99());
-  }
   coordinator.onOwnedChange((owned) => {
     // etcd as the source: the folder names no endpoint, so sinks route from what this worker owns
     if (opts.configSource === 'etcd')
@@ -311,11 +306,14 @@ export async function startApp(opts: RunOptions): Promise<App> {
   controls?.start();
   confirmation.start();
 
-  const badFiles = new Set<string>();
-  const config: ConfigWatcher = watchDir(opts.endpointsDir, {
-    env: process.env,
-    maxFileBytes: opts.maxFileBytes,
+  const configReport = new ConfigProblemReport({
+    workerId: opts.id,
+    now: () => clock.now(),
+    logger,
+    metrics,
+    selfEvent: (e) => sinks.selfEvent(e),
   });
+  const config: ConfigWatcher = watchDir(opts.endpointsDir, { env, maxFileBytes: opts.maxFileBytes });
   let announced = false;
   config.onSnapshot((s) => {
     snapshot = s;
@@ -332,42 +330,9 @@ export async function startApp(opts: RunOptions): Promise<App> {
         message: `worker ${opts.id} started`,
       });
     }
-    const nowBad = new Set(s.problems.map((p) => p.file));
-    for (const p of s.problems) {
-      logger.error(
-        { file: p.file, line: p.line, col: p.col, code: p.code },
-        `${p.file}:${p.line}:${p.col}: ${p.message}`,
-      );
-    }
-    for (const file of nowBad) {
-      if (!badFiles.has(file)) {
-        metrics.configErrors.inc({ file });
-        const first = s.problems.find((p) => p.file === file);
-        sinks.selfEvent({
-          kind: 'config_error',
-          at: clock.now(),
-          worker: opts.id,
-          message: first
-            ? `${first.file}:${first.line}:${first.col}: ${first.message}`
-            : `${file} is invalid`,
-        });
-      }
-    }
-    for (const file of badFiles) {
-      if (!nowBad.has(file)) {
-        logger.info({ file }, 'config file fixed');
-        sinks.selfEvent({
-          kind: 'config_fixed',
-          at: clock.now(),
-          worker: opts.id,
-          message: `${file} is valid again`,
-        });
-      }
-    }
-    badFiles.clear();
-    for (const f of nowBad) badFiles.add(f);
+    configReport.report(s);
     warnFdShortage(s, inflight, opts.threads, logger);
-    if (opts.configSource === 'folder') coordinator?.setDesired?.(s);
+    if (opts.configSource === 'folder') coordinator?.setDesired(s);
     controls?.setSnapshot(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
@@ -421,196 +386,6 @@ export async function startApp(opts: RunOptions): Promise<App> {
 }
 
 export type { ClusterStatus };
-
-/** `--results-file` with its write errors reported (log, metric, `self` event) and its recovery. */
-function openResultsFile(
-  path: string,
-  deps: {
-    clock: typeof systemClock;
-    metrics: ReturnType<typeof createMetrics>;
-    logger: ReturnType<typeof createLogger>;
-    announce: (kind: SelfEventKind, message: string, details?: Record<string, unknown>) => void;
-  },
-): ResultsFile {
-  const { clock, metrics, logger, announce } = deps;
-  return new ResultsFile(path, {
-    clock,
-    onDropped: (n) => metrics.resultsFileDropped.inc(n),
-    onFailing: (err) => {
-      const message = `results file ${path} cannot be written (${err.code ?? err.message}): result lines are dropped and counted (watcher_results_file_dropped_total) until it can; retrying`;
-      logger.error({ path, code: err.code }, message);
-      announce('results_file_failing', message, { path, code: err.code ?? null });
-    },
-    onResumed: (dropped) => {
-      const message = `results file ${path} is written again; ${dropped} result lines were dropped`;
-      logger.info({ path, dropped }, message);
-      announce('results_file_ok', message, { path, dropped });
-    },
-  });
-}
-
-function scalingHitMessage(e: ScalingEvent): string {
-  const parts: string[] = [];
-  if (e.waitingJobs > 0) parts.push(`${e.waitingJobs} jobs waiting with no worker to take them`);
-  if (e.stuckWorkers.length > 0)
-    parts.push(`overloaded with nobody to take the excess: ${e.stuckWorkers.join(', ')}`);
-  return `scaling limit hit since ${new Date(e.since).toISOString()}: ${parts.join('; ')}`;
-}
-
-let fdWarned = false;
-/**
- * Warn once when the fd budget cannot hold one pending check per endpoint plus the idle sockets
- * keep-alive endpoints keep per thread: then slow targets make the checks queue.
- */
-function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, logger: Logger): void {
-  if (fdWarned || plan.limit === null || !Number.isFinite(plan.budget)) return;
-  // worst case: every endpoint's one pending check holds a socket at once (all targets slow)
-  const keepalive = s.endpoints.filter((e) => e.keepalive).length;
-  const need = s.endpoints.length + keepalive * threads;
-  if (need <= plan.budget) return;
-  fdWarned = true;
-  logger.warn(
-    {
-      fdLimit: plan.limit.soft,
-      fdBudget: plan.budget,
-      estimatedNeed: need,
-      endpoints: s.endpoints.length,
-      keepalive,
-    },
-    'file descriptor limit is short for these endpoints: when many targets are slow, checks will queue (and run late) instead of failing; raise the nofile limit (docs/OPERATIONS.md)',
-  );
-}
-
-/** The engine's health for /api/v1/status. */
-function engineHealth(engine: Engine | null): Omit<HealthDoc, 'degraded' | 'results_file'> {
-  const r = engine?.overloadReading();
-  if (!engine)
-    return {
-      lag_p99_ms: null,
-      overloaded: false,
-      overloaded_since: null,
-      behind_jobs: 0,
-      served_rate: null,
-      coverage: 1,
-      checks_pending: 0,
-      checks_run: 0,
-      checks_skipped: {},
-    };
-  return {
-    lag_p99_ms: engine.lagP99(),
-    overloaded: r?.overloaded ?? false,
-    overloaded_since: engine.overloadedSince(),
-    behind_jobs: r?.behind ?? 0,
-    served_rate: r?.servedRate ?? null,
-    coverage: engine.coverage(),
-    checks_pending: engine.pendingChecks(),
-    checks_run: engine.skips.runTotal,
-    checks_skipped: { ...engine.skips.totals },
-  };
-}
-
-interface ClusterHooks {
-  /** the `self` sinks may have changed: the admin sends its signals to them at once */
-  sinksConfigured(): void;
-}
-
-/** Cluster happenings an operator must hear about go to the `self` sinks and the live stream. */
-function wireClusterEvents(
-  etcd: EtcdCoordinator,
-  deps: {
-    sinks: ReturnType<typeof createSinkHub>;
-    logger: ReturnType<typeof createLogger>;
-    events: EventStream;
-    workerId: string;
-    clock: typeof systemClock;
-    cluster: string;
-  },
-): ClusterHooks {
-  const { sinks, logger, events, workerId, clock } = deps;
-  // The admin alone sends the autoscaling signals to CloudWatch (self: post_service:
-  // aws-cloudwatch): when elected, when they change (at most every 5 s), and once a minute
-  // (CloudWatch's standard resolution) so that a steady value keeps its alarms fed.
-  let signalTimer: NodeJS.Timeout | null = null;
-  let changeTimer: NodeJS.Timeout | null = null;
-  let lastSent = 0;
-  let admin = false;
-  const sendSignals = () => {
-    lastSent = clock.now();
-    sinks.clusterSignals(deps.cluster, etcd.scalingSignals(), lastSent);
-  };
-  etcd.on('signals', () => {
-    if (!admin || changeTimer) return;
-    const wait = Math.max(0, lastSent + CLUSTER_SIGNALS_MIN_GAP_MS - clock.now());
-    changeTimer = setTimeout(() => {
-      changeTimer = null;
-      if (admin) sendSignals();
-    }, wait);
-    changeTimer.unref();
-  });
-  etcd.on('admin', (isAdmin) => {
-    admin = isAdmin;
-    if (signalTimer) clearInterval(signalTimer);
-    signalTimer = null;
-    if (isAdmin) {
-      sendSignals();
-      signalTimer = setInterval(sendSignals, CLUSTER_SIGNALS_INTERVAL_MS);
-      signalTimer.unref();
-    }
-    logger.info(
-      { admin: isAdmin },
-      isAdmin ? 'this worker is now the admin' : 'this worker is no longer the admin',
-    );
-    events.publish('cluster', { admin: isAdmin ? workerId : null });
-    if (isAdmin) {
-      sinks.selfEvent({
-        kind: 'admin_changed',
-        at: clock.now(),
-        worker: workerId,
-        message: `${workerId} is now the admin`,
-      });
-    }
-  });
-  etcd.on('ownership', (change) => events.publish('ownership', change));
-  etcd.on('partition', (p) => {
-    logger.warn({ state: p.state, reason: p.reason }, `etcd ${p.state}`);
-    events.publish('cluster', { partition: p.state });
-  });
-  etcd.on('scaling', (e) => {
-    const message = e.active ? scalingHitMessage(e) : 'scaling limit resolved: the cluster keeps up again';
-    if (e.active) logger.warn({ waiting: e.waitingJobs, stuck: e.stuckWorkers, since: e.since }, message);
-    else logger.info({}, message);
-    sinks.selfEvent({
-      kind: e.active ? 'scaling_limit_hit' : 'scaling_limit_resolved',
-      at: clock.now(),
-      worker: workerId,
-      message,
-      details: { waiting_jobs: e.waitingJobs, stuck_workers: e.stuckWorkers.join(','), since: e.since },
-    });
-    events.publish('cluster', { scaling: e });
-  });
-  etcd.on('peerDeath', (d) => events.publish('cluster', { peerDeath: d }));
-  etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
-  etcd.on('writes', (w) => {
-    const message = w.refused
-      ? `etcd refuses the admin's writes (${w.cause}): config changes are not applied until it accepts them; checks go on. ${w.remedy}`
-      : 'etcd accepts the admin writes again; the pending config is applied';
-    if (w.refused) logger.error({ cause: w.cause, err: w.error }, message);
-    else logger.info({}, message);
-    sinks.selfEvent({
-      kind: w.refused ? 'etcd_write_refused' : 'etcd_write_ok',
-      at: clock.now(),
-      worker: workerId,
-      message,
-      details: { cause: w.cause, remedy: w.remedy },
-    });
-    events.publish('cluster', { etcdWrites: w });
-  });
-  return {
-    sinksConfigured: () => {
-      if (admin) sendSignals();
-    },
-  };
-}
 
 /** `WATCHER_COALESCE_MS` (benchmarks only): a whole number of ms, else the default of 20. */
 function coalesceMsFrom(v: string | undefined): number {

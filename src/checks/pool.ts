@@ -13,6 +13,7 @@ import { systemClock } from '../model/clock.js';
 import type { CheckSpec } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
+import { intOption, numberOption } from '../model/option-checks.js';
 import type { CheckResult } from '../model/result.js';
 import { RESULT_LOST, SHUTDOWN, THREAD_DIED } from './reasons.js';
 import { createServeCap } from './serve-slot.js';
@@ -126,14 +127,14 @@ export class CheckPool {
       throw new RangeError('threads must be an integer >= 1');
     this.worker = opts.worker;
     this.threads = opts.threads;
-    this.maxPerTask = Math.max(1, opts.maxChecksPerTask ?? 256);
+    this.maxPerTask = intOption('maxChecksPerTask', opts.maxChecksPerTask, 256, 1);
     this.logger = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
     const settings: ThreadSettings = {
       worker: opts.worker,
-      maxConcurrent: Math.max(1, opts.maxConcurrentPerThread ?? 256),
-      flushMs: Math.max(0, opts.flushMs ?? 5),
-      flushSize: Math.max(1, opts.flushSize ?? 64),
+      maxConcurrent: intOption('maxConcurrentPerThread', opts.maxConcurrentPerThread, 256, 1),
+      flushMs: numberOption('flushMs', opts.flushMs, 5, 0),
+      flushSize: intOption('flushSize', opts.flushSize, 64, 1),
       v8Flags: opts.v8Flags ?? [],
       serveCap: this.serveCap.buffer,
     };

@@ -3,6 +3,7 @@
  * `watcher` entry point: dispatches subcommands. Exit codes: 0 ok, 1 failure/invalid, 2 usage.
  */
 import { UsageError, WatcherError } from '../model/errors.js';
+import { VERSION } from '../version.js';
 
 const USAGE = `Usage: watcher <command> [options]
 
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version') {
-    process.stdout.write(`${process.env.npm_package_version ?? '0.1.0'}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   const load = commands[name];

@@ -4,37 +4,14 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { AppOptions } from '../app/options.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../config/parse-file.js';
 import { parseSize } from '../config/units.js';
 import { UsageError } from '../model/errors.js';
+import { isValidName, NAME_RULE } from '../model/names.js';
 
-export interface RunOptions {
-  endpointsDir: string;
-  /** endpoint files above this many bytes are refused (CFG_FILE_TOO_LARGE) */
-  maxFileBytes: number;
-  etcd: string[] | null;
-  etcdCa: string | null;
-  etcdCert: string | null;
-  etcdKey: string | null;
-  etcdUser: string | null;
-  etcdPassword: string | null;
-  cluster: string;
-  id: string;
-  listen: { host: string; port: number };
-  /** HOST:PORT peers reach this worker's status server at (null: the --listen address) */
-  advertise: string | null;
-  httpToken: string | null;
-  threads: number;
-  leaseTtl: number;
-  capacity: number | null;
-  /** seconds jobs may wait in the cluster's queue before the admin raises "scaling limit hit" */
-  scalingAlertAfter: number;
-  onPartition: 'continue' | 'pause';
-  /** folder: the admin reconciles its --endpoints-dir; etcd: only `watcher apply` changes the desired state */
-  configSource: 'folder' | 'etcd';
-  resultsFile: string | null;
-  logLevel: string;
-}
+/** What `watcher run` parses its flags into: the app's options. */
+export type RunOptions = AppOptions;
 
 type FlagType = 'string' | 'boolean';
 interface FlagSpec {
@@ -162,6 +139,12 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   if (help) return 'help';
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const s = (k: string) => v[k] as string | undefined;
+  /** a flag with a default in RUN_FLAGS (resolveFlags filled it in) */
+  const d = (k: string) => {
+    const x = s(k);
+    if (x === undefined) throw new Error(`internal: --${k} has no default`);
+    return x;
+  };
   const etcd = s('etcd')
     ?.split(',')
     .map((u) => u.trim())
@@ -179,7 +162,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     throw new UsageError(`--config-source must be 'folder' or 'etcd', got '${configSource}'`);
   if (configSource === 'etcd' && !(etcd && etcd.length > 0))
     throw new UsageError('--config-source etcd needs --etcd (standalone reads its folder)');
-  const level = s('log-level') ?? 'info';
+  const level = d('log-level');
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new UsageError(`--log-level must be one of trace|debug|info|warn|error, got '${level}'`);
   }
@@ -191,13 +174,13 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   const cert = s('etcd-cert') ?? null;
   const key = s('etcd-key') ?? null;
   if ((cert === null) !== (key === null)) throw new UsageError('--etcd-cert and --etcd-key go together');
-  const cluster = s('cluster') ?? 'default';
+  const cluster = d('cluster');
   if (!/^[A-Za-z0-9._-]+$/.test(cluster))
     throw new UsageError(`--cluster must match [A-Za-z0-9._-]+, got '${cluster}'`);
   const id = s('id') ?? `${hostname()}-${process.pid}`;
-  if (!/^[A-Za-z0-9._:-]+$/.test(id)) throw new UsageError(`--id must match [A-Za-z0-9._:-]+, got '${id}'`);
+  if (!isValidName(id)) throw new UsageError(`--id must be ${NAME_RULE}, got '${id}'`);
   return {
-    endpointsDir: s('endpoints-dir') ?? './endpoints.d',
+    endpointsDir: d('endpoints-dir'),
     maxFileBytes: parseMaxFileBytes(s('max-file-bytes')),
     etcd: etcd && etcd.length > 0 ? etcd : null,
     etcdCa: s('etcd-ca') ?? null,
@@ -207,13 +190,13 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     etcdPassword: password,
     cluster,
     id,
-    listen: parseListen(s('listen') ?? '127.0.0.1:9464'),
+    listen: parseListen(d('listen')),
     advertise: parseAdvertise(s('advertise')),
     httpToken: s('http-token') ?? null,
     threads: int('threads', s('threads'), 1) ?? Math.max(1, availableParallelism()),
-    leaseTtl: int('lease-ttl', s('lease-ttl'), 2) ?? 5,
+    leaseTtl: int('lease-ttl', d('lease-ttl'), 2) as number,
     capacity: int('capacity', s('capacity'), 1),
-    scalingAlertAfter: int('scaling-alert-after', s('scaling-alert-after'), 1) ?? 30,
+    scalingAlertAfter: int('scaling-alert-after', d('scaling-alert-after'), 1) as number,
     onPartition,
     configSource,
     resultsFile: s('results-file') ?? null,

@@ -11,7 +11,7 @@ export async function runRun(argv: string[]): Promise<number> {
   // Before the app's modules load: V8's young generation must not have grown yet.
   tuneHeap();
   const { startApp } = await import('../app.js');
-  const app = await startApp(opts);
+  const app = await startApp(opts, process.env);
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {

@@ -1,3 +1,4 @@
+import type { ConfigSnapshot } from '../config/types.js';
 import type { AlertState } from '../model/alert.js';
 import type { Endpoint } from '../model/endpoint.js';
 
@@ -86,26 +87,50 @@ export interface OperatorCommand {
   expires_at: number | null;
 }
 
+/** Per-job lag (the smallest of its last 3 checks) with the job's typical interval. */
+export type JobLag = { lagMs: number; intervalMs: number };
+
+/** Which jobs this worker runs, and whether it may run them right now. */
+export interface JobOwnership {
+  /** Called with the full set of jobs this worker must run, by endpoint name, whenever it changes. */
+  onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void;
+  /**
+   * Asked before dispatching each batch. Standalone: always true. Cluster: false once the own
+   * lease deadline has passed (except `--on-partition continue` while etcd is unreachable).
+   */
+  mayRun(): boolean;
+  /** How to read the latest slot the engine has handed on (exact handoff times in a cluster). */
+  setDispatchHorizon(horizon: () => number): void;
+}
+
+/** Alert states that outlive an owner: standalone keeps none, a cluster keeps them in etcd. */
+export interface AlertStates {
+  /** The last known alert state of these endpoints, to continue across owners (standalone: none). */
+  loadAlertStates(names: string[]): Promise<Map<string, AlertState>>;
+  /** Persist a state change (cluster: one fenced write per change, never per check). Never throws. */
+  saveAlertState(state: AlertState): void;
+}
+
+/** What the engine reports about its load, once a second. */
+export interface LoadReport {
+  /**
+   * Per-job lag, the checks completed since the previous report, and this worker's lag p99 (the
+   * engine's LagTracker: the one p99 that status and the worker record show). Cluster: shedding.
+   */
+  reportLag(stats: ReadonlyMap<string, JobLag>, completed?: number, lagP99Ms?: number | null): void;
+  /** Local faults (EMFILE, ...) are most of this worker's results: take no more work (cluster). */
+  setLocallyDegraded(degraded: boolean): void;
+}
+
 /**
  * Who owns which job. The engine asks only this; nothing else talks to etcd.
  * `standalone` owns everything from the local folder; `etcd/` shares jobs through etcd.
  */
-export interface Coordinator {
+export interface Coordinator extends JobOwnership, AlertStates, LoadReport {
   readonly mode: 'standalone' | 'etcd';
   start(): Promise<void>;
-  /** Called with the full set of jobs this worker must run, by endpoint name, whenever it changes. */
-  onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void;
-  /** The last known alert state of these endpoints (cluster: from etcd), to continue across owners. */
-  loadAlertStates(names: string[]): Promise<Map<string, AlertState>>;
-  /** Persist a state change (cluster: one fenced write per change, never per check). Never throws. */
-  saveAlertState(state: AlertState): void;
-  /**
-   * Once a second from the engine: per-job lag (the smallest of its last 3 checks) and the checks
-   * completed since the previous report (cluster: shedding and the published serviceable rate).
-   */
-  reportLag?(stats: ReadonlyMap<string, { lagMs: number; intervalMs: number }>, completed?: number): void;
-  /** Local faults (EMFILE, ...) are most of this worker's results: take no more work (cluster). */
-  setLocallyDegraded?(degraded: boolean): void;
+  /** Every new config snapshot of the local folder (standalone: what it runs; cluster: what the admin reconciles). */
+  setDesired(snapshot: ConfigSnapshot): void;
   /** true once config is loaded and (cluster) the lease is held */
   ready(): boolean;
   status(): ClusterStatus;

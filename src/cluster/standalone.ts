@@ -3,7 +3,7 @@ import type { AlertState } from '../model/alert.js';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import type { Endpoint } from '../model/endpoint.js';
-import type { ClusterStatus, Coordinator, OwnedJob } from './coordinator.js';
+import type { ClusterStatus, Coordinator, JobLag, OwnedJob } from './coordinator.js';
 
 /**
  * One process owns every endpoint of its own folder. Alert state lives in memory only.
@@ -16,7 +16,7 @@ export class StandaloneCoordinator implements Coordinator {
   private loaded = false;
   private startedAt: number;
   private lastGood = new Map<string, Endpoint[]>();
-  private lagP99: () => number | null = () => null;
+  private lagP99Ms: number | null = null;
 
   constructor(
     private readonly workerId: string,
@@ -29,10 +29,21 @@ export class StandaloneCoordinator implements Coordinator {
 
   async start(): Promise<void> {}
 
-  /** Where status() reads this worker's lag p99 (the engine's LagTracker). */
-  setLagSource(fn: () => number | null): void {
-    this.lagP99 = fn;
+  /** Always: nothing else can own these jobs. */
+  mayRun(): boolean {
+    return true;
   }
+
+  /** No handoffs, so no use for the dispatch horizon. */
+  setDispatchHorizon(): void {}
+
+  /** Keeps the lag p99 for status(); no shedding (there is nobody to shed to). */
+  reportLag(_stats: ReadonlyMap<string, JobLag>, _completed?: number, lagP99Ms?: number | null): void {
+    this.lagP99Ms = lagP99Ms ?? null;
+  }
+
+  /** Nobody to hand work to: the engine's own degraded handling is all there is. */
+  setLocallyDegraded(): void {}
 
   /**
    * A file that breaks keeps its last good endpoints running (the problem is reported loudly
@@ -91,7 +102,7 @@ export class StandaloneCoordinator implements Coordinator {
           startedAt: this.startedAt,
           jobs: this.owned.size,
           jobsets: 0,
-          lagP99Ms: this.lagP99(),
+          lagP99Ms: this.lagP99Ms,
           shedding: false,
         },
       ],

@@ -5,7 +5,7 @@
  */
 import { AlertBook } from '../alerts/index.js';
 import { isLocalReason } from '../checks/reasons.js';
-import type { Coordinator, OwnedJob } from '../cluster/coordinator.js';
+import type { AlertStates, JobOwnership, LoadReport, OwnedJob } from '../cluster/coordinator.js';
 import { type EngineControls, markHeld } from '../controls/holds.js';
 import type { Health, StateChange } from '../model/alert.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
@@ -143,10 +143,7 @@ export class Engine {
     private readonly deps: {
       clock: Clock;
       runner: CheckRunner;
-      coordinator: Coordinator & {
-        mayRun?(): boolean;
-        setDispatchHorizon?(horizon: () => number): void;
-      };
+      coordinator: JobOwnership & AlertStates & LoadReport;
       outputs: ResultOutputs;
       logger: Logger;
       observer?: EngineObserver;
@@ -174,15 +171,14 @@ export class Engine {
   }
 
   start(): void {
-    this.deps.coordinator.setDispatchHorizon?.(() => this.dispatchedThrough);
+    this.deps.coordinator.setDispatchHorizon(() => this.dispatchedThrough);
     this.deps.coordinator.onOwnedChange((owned) => this.setOwned(owned));
     this.armTick();
-    if (this.deps.coordinator.mode !== 'standalone') {
-      // Parents owned elsewhere: their state lives in etcd (written on changes only); a read of a
-      // few keys every 2 s keeps suppression right across workers without any per-check traffic.
-      this.parentTimer = setInterval(() => void this.refreshRemoteParents(), 2000);
-      this.parentTimer.unref();
-    }
+    // Parents owned elsewhere (cluster): their state lives in etcd (written on changes only); a read
+    // of a few keys every 2 s keeps suppression right across workers without any per-check traffic.
+    // Standalone owns every parent, so there is nothing to read.
+    this.parentTimer = setInterval(() => void this.refreshRemoteParents(), 2000);
+    this.parentTimer.unref();
   }
 
   /** Replace the owned job set; unchanged jobs keep their schedule phase and alert state. */
@@ -225,7 +221,7 @@ export class Engine {
         dueSince: o.dueSince,
       })),
     );
-    if (added.length > 0 && this.deps.coordinator.mode !== 'standalone') {
+    if (added.length > 0) {
       this.deps.coordinator.loadAlertStates(added).then(
         (states) => this.alerts.load(states),
         (err: unknown) =>
@@ -238,7 +234,7 @@ export class Engine {
     if (this.stopping) return;
     for (const d of batch) if (d.scheduledAt > this.dispatchedThrough) this.dispatchedThrough = d.scheduledAt;
     const now = this.deps.clock.monotonic(); // coverage buckets: a wall step must not shift them
-    if (this.deps.coordinator.mayRun && !this.deps.coordinator.mayRun()) {
+    if (!this.deps.coordinator.mayRun()) {
       for (const d of batch) {
         const job = this.jobs.get(d.id);
         if (job) this.skip(job, 'no_lease', 1 + d.passed, now);
@@ -375,7 +371,7 @@ export class Engine {
     this.completedSinceTick = 0;
     const reading = this.overload.update(stats, now, completed);
     this.lastReading = reading;
-    this.deps.coordinator.reportLag?.(stats, completed);
+    this.deps.coordinator.reportLag(stats, completed, this.lagP99());
     this.deps.observer?.tick(reading, this.skips.coverage(now));
   }
 

@@ -14,6 +14,7 @@
  * p99: over a global ring of the most recent `globalSamples` lags (default 4096) of all jobs, not
  * older than `maxAgeMs`.
  */
+import { intOption, numberOption } from '../model/option-checks.js';
 
 export interface LagTrackerOptions {
   perJob?: number;
@@ -87,11 +88,13 @@ export class LagTracker {
   private readonly global: Ring;
 
   constructor(opts: LagTrackerOptions = {}) {
-    this.perJob = Math.max(1, opts.perJob ?? 16);
-    this.sustain = Math.min(this.perJob, Math.max(1, opts.sustain ?? 3));
-    this.maxAgeMs = opts.maxAgeMs ?? 600_000;
+    this.perJob = intOption('perJob', opts.perJob, 16, 1);
+    this.sustain = intOption('sustain', opts.sustain, Math.min(3, this.perJob), 1);
+    if (this.sustain > this.perJob)
+      throw new RangeError(`sustain must be at most perJob (${this.perJob}), got ${this.sustain}`);
+    this.maxAgeMs = numberOption('maxAgeMs', opts.maxAgeMs, 600_000, 0);
     this.slab = new RingSlab(this.perJob);
-    const cap = Math.max(1, opts.globalSamples ?? 4096);
+    const cap = intOption('globalSamples', opts.globalSamples, 4096, 1);
     this.global = { lag: new Float32Array(cap), at: new Uint32Array(cap), base: 0, capacity: cap, n: 0 };
   }
 

@@ -28,6 +28,7 @@
 import type { Clock, TimerHandle } from '../model/clock.js';
 import type { Schedule } from '../model/endpoint.js';
 import { type Logger, silentLogger } from '../model/logger.js';
+import { intOption, numberOption } from '../model/option-checks.js';
 import { type HeapNode, MinHeap } from './heap.js';
 import { latestDue, nextDue, slotsBetween } from './slots.js';
 
@@ -126,8 +127,8 @@ export class Scheduler {
   constructor(opts: SchedulerOptions) {
     this.clock = opts.clock;
     this.onDue = opts.onDue;
-    this.maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 256));
-    this.coalesceMs = Math.max(0, opts.coalesceMs ?? 0);
+    this.maxBatch = intOption('maxBatch', opts.maxBatch, 256, 1);
+    this.coalesceMs = numberOption('coalesceMs', opts.coalesceMs, 0, 0);
     this.log = opts.logger ?? silentLogger;
     this.onClockStep = opts.onClockStep;
     this.wallOffset = this.clock.now() - this.clock.monotonic();

@@ -1,11 +1,11 @@
 import type { Metrics } from '../metrics.js';
 import type { StateChange } from '../model/alert.js';
+import type { BackoffPolicy } from '../model/backoff.js';
 import { type Clock, systemClock } from '../model/clock.js';
 import type { Endpoint, SelfTargets, SinkTargets } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import { AwsClients } from './aws-clients.js';
-import type { BackoffPolicy } from './backoff.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './http.js';
 import { DEFAULT_OUTBOX_OPTIONS, Outbox, type OutboxOptions } from './outbox.js';
 import { redactingLogger, SecretSet } from './redact.js';

@@ -1,7 +1,7 @@
 import type { Metrics } from '../metrics.js';
+import { type BackoffPolicy, backoffDelay } from '../model/backoff.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
 import type { Logger } from '../model/logger.js';
-import { type BackoffPolicy, backoffDelay } from './backoff.js';
 import { Deque } from './deque.js';
 import { SinkError } from './errors.js';
 import type { SendReport, Sink, SinkStats } from './types.js';

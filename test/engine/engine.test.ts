@@ -68,6 +68,10 @@ class FakeCoordinator implements Coordinator {
   mayRun() {
     return this.allowed;
   }
+  setDesired() {}
+  setDispatchHorizon() {}
+  reportLag() {}
+  setLocallyDegraded() {}
   ready() {
     return true;
   }

@@ -100,6 +100,13 @@ class OwnAll implements Coordinator {
     return new Map();
   }
   saveAlertState() {}
+  mayRun() {
+    return true;
+  }
+  setDesired() {}
+  setDispatchHorizon() {}
+  reportLag() {}
+  setLocallyDegraded() {}
   ready() {
     return true;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/model/backoff.js';
 import { FakeClock } from '../../src/model/clock.js';
-import { backoffDelay } from '../../src/sinks/backoff.js';
 import { SinkError } from '../../src/sinks/errors.js';
 import { Outbox, type OutboxOptions } from '../../src/sinks/outbox.js';
 import type { SendReport, Sink } from '../../src/sinks/types.js';

@@ -1,22 +1,13 @@
-/**
- * What the elected admin does while it holds the admin key (docs/CLUSTER.md "Admin"):
- * reconcile its folder into jobsets/, clean up (stale moves, orphan owner keys, alert state of
- * removed jobs), plan rebalancing moves, and watch the waiting queue ("scaling limit hit").
- * Every write is a transaction that also compares `admin` createRevision == the admin token, so a
- * deposed admin can never write.
- */
-import { randomBytes } from 'node:crypto';
-import type { ConfigSnapshot, RawEndpoint } from '../../config/types.js';
+import type { ConfigSnapshot } from '../../config/types.js';
 import type { Clock, TimerHandle } from '../../model/clock.js';
-import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
-import { typicalIntervalMs } from '../../schedule/index.js';
-import { cmp, type EtcdRpc, type Op, op, opSize } from './client.js';
+import { cmp, type EtcdRpc, type Op, op } from './client.js';
 import { describeError, type WriteRefusal, writeRefusalOf } from './errors.js';
+import { chunkOps, desiredJobs, newJobsetId } from './jobset-writes.js';
 import type { Keys } from './keys.js';
 import type { Mirror } from './mirror.js';
 import { stuckWorkers } from './ownership.js';
-import { type DesiredJob, pack } from './packing.js';
+import { pack } from './packing.js';
 import { type Candidate, hasRoom, type OwnedJobset, planMoves } from './plan.js';
 import { encode, parseScaling, type ScalingValue } from './values.js';
 
@@ -69,57 +60,6 @@ export interface AdminContext {
 /** Reconcile retries after a failure: 1 s doubling to RECONCILE_RETRY_MAX_MS (never a storm). */
 const RECONCILE_RETRY_MS = 1000;
 const RECONCILE_RETRY_MAX_MS = 10_000;
-
-/** Most ops per admin transaction (etcd allows 128; one slot for safety). */
-const MAX_TXN_OPS = 120;
-const MAX_TXN_BYTES = 1024 * 1024;
-
-/** Expected checks per second of one endpoint. */
-export function rateOf(ep: Endpoint | undefined, now: number): number {
-  if (!ep) return 1 / 60;
-  try {
-    const ms = typicalIntervalMs(ep.schedule, now);
-    return ms > 0 ? 1000 / ms : 1 / 60;
-  } catch {
-    return 1 / 60;
-  }
-}
-
-/** The desired jobs of a config snapshot, with their rates. */
-export function desiredJobs(snapshot: ConfigSnapshot, now: number): Map<string, DesiredJob> {
-  const byName = new Map(snapshot.endpoints.map((e) => [e.name, e]));
-  const out = new Map<string, DesiredJob>();
-  for (const [name, raw] of snapshot.raw) {
-    out.set(name, { raw: raw as RawEndpoint, rate: rateOf(byName.get(name), now) });
-  }
-  return out;
-}
-
-export function newJobsetId(taken: (id: string) => boolean): string {
-  for (;;) {
-    const id = `js-${randomBytes(5).toString('hex')}`;
-    if (!taken(id)) return id;
-  }
-}
-
-/** Splits ops into transactions under etcd's op-count and request-size limits. */
-export function chunkOps(ops: Op[], maxOps = MAX_TXN_OPS, maxBytes = MAX_TXN_BYTES): Op[][] {
-  const out: Op[][] = [];
-  let cur: Op[] = [];
-  let bytes = 0;
-  for (const o of ops) {
-    const size = opSize(o);
-    if (cur.length > 0 && (cur.length >= maxOps || bytes + size > maxBytes)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(o);
-    bytes += size;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
-}
 
 export class AdminDuties {
   private stopped = false;

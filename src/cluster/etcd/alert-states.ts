@@ -3,28 +3,19 @@
  * back with one fenced txn per owned jobset (the puts apply only while this worker still owns it).
  */
 import type { AlertState } from '../../model/alert.js';
-import type { Clock, TimerHandle } from '../../model/clock.js';
-import type { Logger } from '../../model/logger.js';
-import { cmp, type EtcdRpc, op } from './client.js';
+import type { TimerHandle } from '../../model/clock.js';
+import { cmp, op } from './client.js';
+import type { ClusterContext } from './context.js';
 import { describeError } from './errors.js';
-import type { Keys } from './keys.js';
 
-export interface AlertStateDeps {
-  /** the current connection, if any */
-  rpc: () => EtcdRpc | null;
-  keys: Keys;
-  clock: Clock;
-  log: Logger;
-  /** true while the coordinator is in its running phase */
-  running: () => boolean;
+/** Which owned jobset a job is in and its fencing token: what the owned jobsets and the job view know. */
+export interface AlertStateOwners {
   /** the owned jobset a job belongs to (as last handed to the engine) */
-  jobsetOf: (name: string) => string | undefined;
+  jobsetOf(name: string): string | undefined;
   /** the fencing token of an owned jobset, undefined if not owned */
-  ownerToken: (jsid: string) => number | undefined;
+  ownerToken(jsid: string): number | undefined;
   /** true if the jobset (per the mirror) contains this job */
-  jobsetHasJob: (jsid: string, name: string) => boolean;
-  backoffMs: (attempt: number) => number;
-  sleep: (ms: number) => Promise<void>;
+  jobsetHasJob(jsid: string, name: string): boolean;
 }
 
 export class AlertStateStore {
@@ -33,11 +24,14 @@ export class AlertStateStore {
   private attempt = 0;
   private flushing: Promise<void> | null = null;
 
-  constructor(private readonly d: AlertStateDeps) {}
+  constructor(
+    private readonly ctx: ClusterContext,
+    private readonly owners: AlertStateOwners,
+  ) {}
 
   async load(names: string[]): Promise<Map<string, AlertState>> {
     const out = new Map<string, AlertState>();
-    const rpc = this.d.rpc();
+    const rpc = this.ctx.state.rpc;
     if (!rpc || names.length === 0) return out;
     for (let i = 0; i < names.length; i += 100) {
       const chunk = names.slice(i, i + 100);
@@ -45,7 +39,7 @@ export class AlertStateStore {
         try {
           const r = await rpc.txn(
             [],
-            chunk.map((n) => op.get(this.d.keys.state(n))),
+            chunk.map((n) => op.get(this.ctx.keys.state(n))),
           );
           for (const resp of r.responses) {
             const kv = resp.response_range?.kvs?.[0];
@@ -56,8 +50,8 @@ export class AlertStateStore {
           break;
         } catch (err) {
           if (attempt === 2)
-            this.d.log.warn({ err: describeError(err) }, 'could not load alert states from etcd');
-          else await this.d.sleep(200 * (attempt + 1));
+            this.ctx.log.warn({ err: describeError(err) }, 'could not load alert states from etcd');
+          else await this.ctx.sleep(200 * (attempt + 1));
         }
       }
     }
@@ -66,17 +60,17 @@ export class AlertStateStore {
 
   save(state: AlertState): void {
     try {
-      if (this.d.jobsetOf(state.endpoint) === undefined) return;
+      if (this.owners.jobsetOf(state.endpoint) === undefined) return;
       this.pending.set(state.endpoint, { ...state });
       this.scheduleFlush(0);
     } catch (err) {
-      this.d.log.warn({ err: describeError(err) }, 'saveAlertState failed');
+      this.ctx.log.warn({ err: describeError(err) }, 'saveAlertState failed');
     }
   }
 
   /** Cancels a scheduled flush (stop). */
   cancelTimer(): void {
-    if (this.timer) this.d.clock.clearTimeout(this.timer);
+    if (this.timer) this.ctx.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 
@@ -84,9 +78,9 @@ export class AlertStateStore {
   takePendingOps(jsids: Set<string>): Array<ReturnType<typeof op.put>> {
     const ops: Array<ReturnType<typeof op.put>> = [];
     for (const [name, st] of this.pending) {
-      const jsid = [...jsids].find((id) => this.d.jobsetHasJob(id, name));
+      const jsid = [...jsids].find((id) => this.owners.jobsetHasJob(id, name));
       if (jsid && ops.length < 100) {
-        ops.push(op.put(this.d.keys.state(name), JSON.stringify(st)));
+        ops.push(op.put(this.ctx.keys.state(name), JSON.stringify(st)));
         this.pending.delete(name);
       }
     }
@@ -95,7 +89,7 @@ export class AlertStateStore {
 
   private scheduleFlush(ms: number): void {
     if (this.timer || this.pending.size === 0) return;
-    this.timer = this.d.clock.setTimeout(() => {
+    this.timer = this.ctx.clock.setTimeout(() => {
       this.timer = null;
       if (!this.flushing) {
         this.flushing = this.flush().finally(() => {
@@ -107,15 +101,15 @@ export class AlertStateStore {
 
   /** One fenced txn per owned jobset: the state puts apply only while we still own it. */
   private async flush(): Promise<void> {
-    const rpc = this.d.rpc();
-    if (!rpc || !this.d.running() || this.pending.size === 0) {
-      if (this.pending.size > 0) this.scheduleFlush(this.d.backoffMs(this.attempt++));
+    const rpc = this.ctx.state.rpc;
+    if (!rpc || !this.ctx.running() || this.pending.size === 0) {
+      if (this.pending.size > 0) this.scheduleFlush(this.ctx.backoffMs(this.attempt++));
       return;
     }
     const byJobset = new Map<string, AlertState[]>();
     for (const [name, st] of this.pending) {
-      const jsid = this.d.jobsetOf(name);
-      if (!jsid || this.d.ownerToken(jsid) === undefined) {
+      const jsid = this.owners.jobsetOf(name);
+      if (!jsid || this.owners.ownerToken(jsid) === undefined) {
         this.pending.delete(name);
         continue;
       }
@@ -125,23 +119,24 @@ export class AlertStateStore {
     }
     let failed = false;
     for (const [jsid, states] of byJobset) {
-      const token = this.d.ownerToken(jsid);
+      const token = this.owners.ownerToken(jsid);
       if (token === undefined) continue;
       const batch = states.slice(0, 100);
       try {
         const r = await rpc.txn(
-          [cmp.mod(this.d.keys.owner(jsid), token)],
-          batch.map((st) => op.put(this.d.keys.state(st.endpoint), JSON.stringify(st))),
+          [cmp.mod(this.ctx.keys.owner(jsid), token)],
+          batch.map((st) => op.put(this.ctx.keys.state(st.endpoint), JSON.stringify(st))),
         );
         for (const st of batch) if (this.pending.get(st.endpoint) === st) this.pending.delete(st.endpoint);
-        if (!r.succeeded) this.d.log.debug({ jobset: jsid }, 'alert state not saved: jobset no longer ours');
+        if (!r.succeeded)
+          this.ctx.log.debug({ jobset: jsid }, 'alert state not saved: jobset no longer ours');
       } catch (err) {
         failed = true;
-        this.d.log.debug({ err: describeError(err) }, 'saving alert state failed; will retry');
+        this.ctx.log.debug({ err: describeError(err) }, 'saving alert state failed; will retry');
       }
     }
     this.attempt = failed ? this.attempt + 1 : 0;
-    if (this.pending.size > 0) this.scheduleFlush(failed ? this.d.backoffMs(this.attempt) : 0);
+    if (this.pending.size > 0) this.scheduleFlush(failed ? this.ctx.backoffMs(this.attempt) : 0);
   }
 }
 

@@ -22,15 +22,8 @@ import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import type { CheckResult } from '../../model/result.js';
 import type { OperatorCommand } from '../coordinator.js';
-import {
-  cmp,
-  connectEtcd,
-  type EtcdClientOptions,
-  type EtcdRpc,
-  type KeyValue,
-  op,
-  type WatchEvent,
-} from './client.js';
+import { cmp, connectEtcd, type EtcdRpc, type KeyValue, op, type WatchEvent } from './client.js';
+import type { EtcdClientOptions } from './client-options.js';
 import { type ConfigSourceMode, publishConfigSource } from './config-source.js';
 import { describeError } from './errors.js';
 import { Keys, prefixEnd } from './keys.js';

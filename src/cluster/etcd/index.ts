@@ -9,7 +9,7 @@ export {
   credentialsFromFlags,
   type EtcdClientOptions,
   type EtcdCredentialFlags,
-} from './client.js';
+} from './client-options.js';
 export {
   type CommandValue,
   CommandWatch,
@@ -22,17 +22,16 @@ export {
   startCommandWatch,
   waitRunResult,
 } from './commands.js';
+export { createEtcdCoordinator, EtcdCoordinator } from './coordinator.js';
+export { DriftMonitor } from './drift.js';
+export { ClusterError, ClusterErrorCode } from './errors.js';
+export { Keys } from './keys.js';
 export {
   type ClusterMetrics,
   type CoordinatorEvents,
   type CoordinatorTuning,
-  createEtcdCoordinator,
   DEFAULT_TUNING,
-  EtcdCoordinator,
   type EtcdCoordinatorOptions,
-} from './coordinator.js';
-export { DriftMonitor } from './drift.js';
-export { ClusterError, ClusterErrorCode } from './errors.js';
-export { Keys } from './keys.js';
+} from './options.js';
 export { MAX_JOBS_PER_JOBSET, targetJobsetSize } from './packing.js';
 export { type ApplyResult, applyDesired, type ClusterToolOptions, readClusterStatus } from './tools.js';

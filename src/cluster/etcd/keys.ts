@@ -1,9 +1,8 @@
+import { isValidName, NAME_RULE } from '../../model/names.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 
 /** Kinds of keys under `/watcher/<cluster>/`. */
 export type KeyKind = 'admin' | 'worker' | 'jobset' | 'owner' | 'move' | 'state';
-
-const NAME_RE = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /**
  * The key layout (docs/CLUSTER.md "Key layout"). Keys sort as
@@ -14,20 +13,20 @@ export class Keys {
   readonly prefix: string;
 
   constructor(readonly cluster: string) {
-    if (!NAME_RE.test(cluster)) {
+    if (!isValidName(cluster)) {
       throw new ClusterError(
         ClusterErrorCode.CONFIG,
-        `invalid cluster name ${JSON.stringify(cluster)}: use 1-128 of A-Z a-z 0-9 . _ : @ -`,
+        `invalid cluster name ${JSON.stringify(cluster)}: use ${NAME_RULE}`,
       );
     }
     this.prefix = `/watcher/${cluster}/`;
   }
 
   static checkWorkerId(id: string): void {
-    if (!NAME_RE.test(id)) {
+    if (!isValidName(id)) {
       throw new ClusterError(
         ClusterErrorCode.CONFIG,
-        `invalid worker id ${JSON.stringify(id)}: use 1-128 of A-Z a-z 0-9 . _ : @ -`,
+        `invalid worker id ${JSON.stringify(id)}: use ${NAME_RULE}`,
       );
     }
   }

@@ -1,11 +1,12 @@
 /**
- * This worker's registration: the workers/<id> record (built here, published by the coordinator)
- * and the create-if-absent registration under our lease.
+ * This worker's registration: the workers/<id> record, the create-if-absent registration under
+ * our lease, and republishing the record (at most once per publishIntervalMs) when it changes.
  */
-import type { Clock } from '../../model/clock.js';
+import type { Clock, TimerHandle } from '../../model/clock.js';
 import type { Logger } from '../../model/logger.js';
 import { cmp, type EtcdRpc, op } from './client.js';
-import { ClusterError, ClusterErrorCode } from './errors.js';
+import type { ClusterContext } from './context.js';
+import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
 import type { Keys } from './keys.js';
 import { defaultMarginMs, type Session } from './session.js';
 import { encode, type WorkerValue } from './values.js';
@@ -85,4 +86,75 @@ export async function registerWorker(d: RegisterDeps, session: Session): Promise
     if (d.stopping()) throw new ClusterError(ClusterErrorCode.STOPPED, 'stopped');
   }
   throw new ClusterError(ClusterErrorCode.ID_IN_USE, `worker id "${me}" could not be registered`);
+}
+
+/** Registers this worker and keeps its workers/<id> record current. */
+export class Registration {
+  private timer: TimerHandle | null = null;
+  private lastPublishAt = 0;
+  private lastPublished = '';
+
+  constructor(
+    private readonly ctx: ClusterContext,
+    private readonly cluster: string,
+    /** the encoded record for this lease, as of now */
+    private readonly record: (leaseId: string) => string,
+  ) {}
+
+  register(session: Session): Promise<void> {
+    const { ctx } = this;
+    return registerWorker(
+      {
+        rpc: ctx.rpc(),
+        keys: ctx.keys,
+        me: ctx.me,
+        cluster: this.cluster,
+        clock: ctx.clock,
+        log: ctx.log,
+        value: this.record,
+        sleep: (ms) => ctx.sleep(ms),
+        stopping: () => ctx.phase === 'stopping' || ctx.phase === 'stopped',
+      },
+      session,
+    );
+  }
+
+  /** Publish soon (rate-limited); a no-op when the record did not change. */
+  schedule(): void {
+    const { ctx } = this;
+    if (this.timer || !ctx.running()) return;
+    const wait = Math.max(0, this.lastPublishAt + ctx.tuning.publishIntervalMs - ctx.clock.now());
+    this.timer = ctx.clock.setTimeout(() => {
+      this.timer = null;
+      void this.publish();
+    }, wait);
+  }
+
+  /** Publish without waiting out the interval (shedding or degraded state changed). */
+  soon(): void {
+    this.lastPublishAt = 0;
+    this.schedule();
+  }
+
+  cancel(): void {
+    if (this.timer) this.ctx.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async publish(): Promise<void> {
+    const { ctx } = this;
+    const session = ctx.session;
+    if (!session || !ctx.running()) return;
+    const value = this.record(session.leaseId);
+    if (value === this.lastPublished) return;
+    this.lastPublishAt = ctx.clock.now();
+    try {
+      const key = ctx.keys.worker(ctx.me);
+      const r = await ctx.rpc().txn([cmp.lease(key, session.leaseId)], [op.put(key, value, session.leaseId)]);
+      if (r.succeeded) this.lastPublished = value;
+    } catch (err) {
+      ctx.log.debug({ err: describeError(err) }, 'publishing worker record failed');
+      this.schedule();
+    }
+  }
 }

@@ -32,8 +32,16 @@ export interface SessionOptions {
   marginMs?: number;
 }
 
-/** A failed call counts as network evidence only if it did not take much longer than its timeout. */
+/** Beyond its timeouts, how much longer a failed call may take and still count as genuine. */
 const FREEZE_SLACK_MS = 1000;
+
+/**
+ * A failed call counts as network evidence only if it did not take much longer than its `tries`
+ * timeouts: a call that took far longer was frozen (SIGSTOP, a stalled host), not cut off.
+ */
+export function isNetworkEvidence(elapsedMs: number, timeoutMs: number, tries: number): boolean {
+  return elapsedMs <= tries * timeoutMs + FREEZE_SLACK_MS;
+}
 
 export function defaultMarginMs(ttlSec: number): number {
   return Math.min(1000, Math.max(300, ttlSec * 100));
@@ -136,8 +144,7 @@ export class Session {
       return 'alive';
     } catch (err) {
       // a keepalive tries the preferred member, then the others: up to 2 × timeout when genuine
-      if (clock.monotonic() - sentAt <= 2 * timeoutMs + FREEZE_SLACK_MS)
-        this.lastFailureAt = clock.monotonic();
+      if (isNetworkEvidence(clock.monotonic() - sentAt, timeoutMs, 2)) this.lastFailureAt = clock.monotonic();
       throw err;
     }
   }

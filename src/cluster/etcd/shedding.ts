@@ -15,6 +15,7 @@
  * above) for `capHoldMs`, so the rebalancer does not hand it back what it just could not serve.
  */
 import { OverloadDetector, type OverloadReading } from '../../engine/overload.js';
+import { type Candidate, planClaims } from './plan.js';
 
 export type { LagStat } from '../../engine/overload.js';
 
@@ -106,4 +107,39 @@ export class ShedController {
     this.rateCap = this.rateCap === null ? kept : Math.min(this.rateCap, kept);
     this.capUntil = now + this.t.rateCapHoldMs;
   }
+}
+
+/** A jobset as the shed pick sees it. */
+export interface ShedCandidate {
+  id: string;
+  /** jobs in it */
+  count: number;
+  /** checks/s it demands */
+  rate: number;
+}
+
+/**
+ * Which owned jobsets to release to get from `ownRate` down to at most `target` checks/s (at
+ * least one): the most expensive first, and of those only the ones another live worker has room
+ * for (water-filled over `others` like the claim plan); the rest is kept.
+ */
+export function pickShed(
+  owned: ShedCandidate[],
+  ownRate: number,
+  target: number,
+  others: Candidate[],
+): ShedCandidate[] {
+  const byCost = [...owned].sort((a, b) => b.rate - a.rate || b.count - a.count || (a.id < b.id ? -1 : 1));
+  const picks: ShedCandidate[] = [];
+  let rate = ownRate;
+  for (const js of byCost) {
+    if (rate <= target + 1e-9 && picks.length > 0) break;
+    picks.push(js);
+    rate -= js.rate;
+  }
+  const plan = planClaims(
+    picks.map((j) => ({ id: j.id, jobs: j.count, rate: j.rate })),
+    others,
+  );
+  return picks.filter((js) => (plan.get(js.id)?.length ?? 0) > 0);
 }

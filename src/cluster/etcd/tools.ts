@@ -6,20 +6,13 @@ import type { ConfigSnapshot } from '../../config/types.js';
 import { systemClock } from '../../model/clock.js';
 import { silentLogger } from '../../model/logger.js';
 import type { ClusterStatus, WorkerInfo } from '../coordinator.js';
-import { chunkOps, desiredJobs, newJobsetId } from './admin.js';
-import {
-  type Compare,
-  cmp,
-  connectEtcd,
-  type EtcdClientOptions,
-  type EtcdRpc,
-  type Op,
-  op,
-} from './client.js';
+import { type Compare, cmp, connectEtcd, type EtcdRpc, type Op, op } from './client.js';
+import type { EtcdClientOptions } from './client-options.js';
 import { listCommands } from './commands.js';
 import { readConfigSource } from './config-source.js';
 import { driftingWorkers, readChecksums } from './drift.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
+import { chunkOps, desiredJobs, newJobsetId } from './jobset-writes.js';
 import { Keys, prefixEnd } from './keys.js';
 import { Mirror } from './mirror.js';
 import { pack } from './packing.js';
