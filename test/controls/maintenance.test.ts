@@ -182,6 +182,11 @@ describe('engine inside a maintenance window', () => {
           return new Map();
         },
         saveAlertState() {},
+        setDispatchHorizon() {},
+        mayRun: () => true,
+        reportLag() {},
+        setLocallyDegraded() {},
+        setDesired() {},
         ready: () => true,
         status: () => ({
           mode: 'standalone',
