@@ -95,8 +95,8 @@ export function wireClusterEvents(
   etcd.on('problem', (err) => logger.error({ code: err.code }, err.message));
   etcd.on('writes', (w) => {
     const message = w.refused
-      ? `etcd refuses the admin's writes (${w.cause}): config changes are not applied until it accepts them; checks go on. ${w.remedy}`
-      : 'etcd accepts the admin writes again; the pending config is applied';
+      ? `etcd refuses this worker's writes (${w.cause}, first refused: ${w.what}): alert states, claims and config changes are not saved until it accepts them; checks go on. ${w.remedy}`
+      : "etcd accepts this worker's writes again; pending alert states and config are written";
     if (w.refused) logger.error({ cause: w.cause, err: w.error }, message);
     else logger.info({}, message);
     sinks.selfEvent({
@@ -104,7 +104,7 @@ export function wireClusterEvents(
       at: clock.now(),
       worker: workerId,
       message,
-      details: { cause: w.cause, remedy: w.remedy },
+      details: { cause: w.cause, remedy: w.remedy, what: w.what },
     });
     events.publish('cluster', { etcdWrites: w });
   });

@@ -6,33 +6,11 @@
  * posted.
  */
 import type { CheckResult } from '../model/result.js';
+import { CheckLimiter } from './limiter.js';
 import { runCheck } from './run-check.js';
 import { servedSlot } from './serve-slot.js';
 import { applyTestHook, testCheckCost, testCheckSlots } from './test-hooks.js';
 import type { ResultMessage, ThreadSettings, ThreadTask } from './wire.js';
-
-/** FIFO limiter of concurrently running checks in this thread. */
-class Limiter {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-
-  run(fn: () => Promise<void>): void {
-    if (this.running < this.max) {
-      this.start(fn);
-    } else {
-      this.waiting.push(() => this.start(fn));
-    }
-  }
-
-  private start(fn: () => Promise<void>): void {
-    this.running++;
-    fn().finally(() => {
-      this.running--;
-      this.waiting.shift()?.();
-    });
-  }
-}
 
 class Outbox {
   private nums: number[] = [];
@@ -100,7 +78,7 @@ export function createBatchRunner(
   settings: ThreadSettings,
   post: (m: ResultMessage) => void,
 ): (task: ThreadTask) => Promise<number> {
-  const limiter = new Limiter(testCheckSlots() ?? settings.maxConcurrent);
+  const limiter = new CheckLimiter(testCheckSlots() ?? settings.maxConcurrent);
   const out = new Outbox(post, settings.flushSize, settings.flushMs);
   const cap = new Float64Array(settings.serveCap);
   return (task) =>
@@ -118,6 +96,7 @@ export function createBatchRunner(
           out.push(id, i, r);
           if (--left === 0) out.whenPosted(() => resolve(n));
           await testCheckCost(r.started_at); // null (no wait) unless test hooks are enabled
+          return r.error;
         });
       }
     });

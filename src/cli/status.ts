@@ -77,7 +77,7 @@ export function formatStatus(s: ClusterStatus, cluster: string): string {
       out.push('  fix: etcdctl compact <revision>; etcdctl defrag --cluster; etcdctl alarm disarm');
   }
   if (s.etcdWrites?.refused)
-    out.push(`etcd refuses admin writes (${s.etcdWrites.cause}): ${s.etcdWrites.remedy}`);
+    out.push(`etcd refuses the admin's writes (${s.etcdWrites.cause}): ${s.etcdWrites.remedy}`);
   out.push('');
   out.push(
     table([

@@ -55,6 +55,8 @@ export interface EtcdWriteState {
   /** epoch ms the refusal started */
   since: number | null;
   error: string | null;
+  /** which write was refused first: `admin reconcile`, `alert states`, `worker record`, `claim` */
+  what: string | null;
 }
 
 export interface ClusterStatus {

@@ -128,13 +128,14 @@ export interface StatusDoc {
     jobsets: Array<{ id: string; owner: string | null; jobs: number }>;
     /** cluster: operator commands in force (silence, pause, run-now); see OPERATIONS.md */
     commands?: OperatorCommand[];
-    /** cluster: the admin's writes refused by etcd (NOSPACE...), with the remedy */
+    /** cluster: this worker's writes refused by etcd (NOSPACE...), with the remedy and which write was refused first */
     etcd_writes?: {
       refused: boolean;
       cause: string | null;
       remedy: string | null;
       since: number | null;
       error: string | null;
+      what: string | null;
     };
   };
   /** cluster scope: workers that did not answer (their endpoints have state null) */

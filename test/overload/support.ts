@@ -55,6 +55,7 @@ export interface SelfEventRecord {
   worker: string;
   message: string;
   at: number;
+  details?: Record<string, unknown>;
 }
 
 /** A webhook double that records the `self` events posted to it. */

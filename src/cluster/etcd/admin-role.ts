@@ -1,11 +1,10 @@
 /**
  * The admin role of this worker: the AdminElection decides whether we hold the admin key; while
- * we do, AdminDuties (admin.ts) reconcile the desired config, clean up and rebalance. Also keeps
- * whether etcd refuses the admin's writes (NOSPACE...). The desired config arrives by one route,
+ * we do, AdminDuties (admin.ts) reconcile the desired config, clean up and rebalance; their
+ * refused writes go to the context's WriteRefusals. The desired config arrives by one route,
  * setDesired(); `fallback` (the options' `desired`) is read only until the first snapshot.
  */
 import type { ConfigSnapshot } from '../../config/types.js';
-import type { EtcdWriteState } from '../coordinator.js';
 import { AdminDuties, type ScalingEvent } from './admin.js';
 import { AdminElection } from './admin-election.js';
 import type { ClusterContext } from './context.js';
@@ -17,7 +16,6 @@ export interface AdminRoleEvents {
   /** this worker became (true) or stopped being (false) the admin */
   admin: [isAdmin: boolean];
   scaling: [e: ScalingEvent];
-  writes: [e: EtcdWriteState];
   /** look at the mirror again (a campaign ended, the role was fenced) */
   react: [];
 }
@@ -26,8 +24,6 @@ export class AdminRole {
   readonly events: Emitter<AdminRoleEvents>;
   private readonly election: AdminElection;
   private duties: AdminDuties | null = null;
-  /** set while etcd refuses the admin's writes (NOSPACE...) */
-  writeState: EtcdWriteState | null = null;
   private desired: ConfigSnapshot | null = null;
 
   constructor(
@@ -40,7 +36,6 @@ export class AdminRole {
     this.election = new AdminElection(ctx, mirror);
     this.election.events.on('elected', (token) => this.start(token));
     this.election.events.on('dropped', () => {
-      this.writeState = null;
       this.duties?.stop();
       this.duties = null;
       this.metrics.isAdmin.set(0);
@@ -110,15 +105,9 @@ export class AdminRole {
         this.events.emit('react');
       },
       onScaling: (e) => this.events.emit('scaling', e),
-      onWriteError: (r) => m.etcdWriteErrors?.inc({ cause: r.cause }),
-      onWriteRefused: (r, error) => {
-        this.writeState = { refused: true, cause: r.cause, remedy: r.remedy, since: ctx.clock.now(), error };
-        this.events.emit('writes', this.writeState);
-      },
-      onWritesAccepted: () => {
-        this.writeState = null;
-        this.events.emit('writes', { refused: false, cause: null, remedy: null, since: null, error: null });
-      },
+      // every refused write counts; the episode (one event each way) is the worker's, not the role's
+      onWriteError: (r, error) => ctx.writes.refused(r, error, 'admin reconcile'),
+      onWritesAccepted: () => ctx.writes.accepted(),
     });
     this.duties.start();
     this.events.emit('admin', true);

@@ -51,8 +51,8 @@ export interface AdminContext {
   onScaling(e: ScalingEvent): void;
   /** etcd refused an admin write for a lasting reason (NOSPACE...): once per cause and episode */
   onWriteRefused?(refusal: WriteRefusal, error: string): void;
-  /** every refused write (metrics) */
-  onWriteError?(refusal: WriteRefusal): void;
+  /** every refused write (metrics, the worker's refusal episode) */
+  onWriteError?(refusal: WriteRefusal, error: string): void;
   /** etcd accepts admin writes again after a refusal */
   onWritesAccepted?(): void;
 }
@@ -234,7 +234,7 @@ export class AdminDuties {
     this.reconcileFailures++;
     const refusal = writeRefusalOf(err);
     if (refusal) {
-      this.c.onWriteError?.(refusal);
+      this.c.onWriteError?.(refusal, describeError(err));
       if (this.refused !== refusal.cause) {
         this.refused = refusal.cause;
         this.c.onWriteRefused?.(refusal, describeError(err));

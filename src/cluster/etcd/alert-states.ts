@@ -128,10 +128,12 @@ export class AlertStateStore {
           batch.map((st) => op.put(this.ctx.keys.state(st.endpoint), JSON.stringify(st))),
         );
         for (const st of batch) if (this.pending.get(st.endpoint) === st) this.pending.delete(st.endpoint);
+        this.ctx.writes.accepted();
         if (!r.succeeded)
           this.ctx.log.debug({ jobset: jsid }, 'alert state not saved: jobset no longer ours');
       } catch (err) {
         failed = true;
+        this.ctx.writes.failed(err, 'alert states');
         this.ctx.log.debug({ err: describeError(err) }, 'saving alert state failed; will retry');
       }
     }

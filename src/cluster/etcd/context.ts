@@ -15,6 +15,7 @@ import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
 import type { Keys } from './keys.js';
 import type { CoordinatorTuning } from './options.js';
 import type { Session } from './session.js';
+import { WriteRefusals } from './write-refusals.js';
 
 export type Phase = 'new' | 'starting' | 'running' | 'recovering' | 'stopping' | 'stopped';
 
@@ -26,6 +27,8 @@ export interface ClusterState {
 
 export class ClusterContext {
   readonly state: ClusterState = { phase: 'new', rpc: null, session: null };
+  /** every piece reports its refused and accepted writes here (write-refusals.ts) */
+  readonly writes: WriteRefusals;
 
   constructor(
     readonly keys: Keys,
@@ -33,7 +36,9 @@ export class ClusterContext {
     readonly log: Logger,
     readonly me: string,
     readonly tuning: CoordinatorTuning,
-  ) {}
+  ) {
+    this.writes = new WriteRefusals(clock, log);
+  }
 
   get phase(): Phase {
     return this.state.phase;

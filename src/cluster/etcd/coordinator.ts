@@ -135,7 +135,8 @@ export class EtcdCoordinator implements Coordinator {
     );
     this.admin.events.on('admin', (isAdmin) => this.events.emit('admin', isAdmin));
     this.admin.events.on('scaling', (e) => this.events.emit('scaling', e));
-    this.admin.events.on('writes', (e) => this.events.emit('writes', e));
+    this.ctx.writes.events.on('counted', (cause) => m.etcdWriteErrors?.inc({ cause }));
+    this.ctx.writes.events.on('writes', (e) => this.events.emit('writes', e));
     this.admin.events.on('react', () => this.scheduleReact());
   }
 
@@ -271,7 +272,7 @@ export class EtcdCoordinator implements Coordinator {
   status(): ClusterStatus {
     const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
     const st = statusFromMirror(this.mirror, this.me, up);
-    const writes = this.admin.writeState;
+    const writes = this.ctx.writes.state;
     return writes ? { ...st, etcdWrites: writes } : st;
   }
 

@@ -218,6 +218,7 @@ export class OwnedJobsets {
     let outcome: 'won' | 'lost' | 'error' = 'error';
     try {
       const token = await this.claimTxn(jsid, rec?.modRev ?? 0, session);
+      ctx.writes.accepted();
       if (token === null) {
         outcome = 'lost';
       } else if (ctx.session === session && ctx.running()) {
@@ -227,6 +228,7 @@ export class OwnedJobsets {
         this.events.emit('ownership', { acquired: [jsid], lost: [], reason: 'claimed' });
       }
     } catch (err) {
+      ctx.writes.failed(err, 'claim');
       ctx.log.debug({ jobset: jsid, err: describeError(err) }, 'claim failed');
     } finally {
       this.inflight.delete(jsid);

@@ -152,7 +152,9 @@ export class Registration {
       const key = ctx.keys.worker(ctx.me);
       const r = await ctx.rpc().txn([cmp.lease(key, session.leaseId)], [op.put(key, value, session.leaseId)]);
       if (r.succeeded) this.lastPublished = value;
+      ctx.writes.accepted();
     } catch (err) {
+      ctx.writes.failed(err, 'worker record');
       ctx.log.debug({ err: describeError(err) }, 'publishing worker record failed');
       this.schedule();
     }
