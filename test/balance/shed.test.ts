@@ -1,6 +1,6 @@
 /**
- * Lag shedding with real worker processes: a worker made slow on purpose (test hooks: 2 check
- * slots per thread, each check holding its slot 60 ms → at most ~33 checks/s on its one thread)
+ * Lag shedding with real worker processes: a worker made slow on purpose (test hooks: 20 check
+ * slots per thread, each check holding its slot 600 ms → at most ~33 checks/s on its one thread)
  * owns 40 jobs at 1/s, falls behind, sheds to an idle worker; every job's lag falls below the
  * threshold (100 ms = 10% of 1 s), and then nothing flaps: the slow worker recovers once, is
  * never handed back what it shed (rate cap), and never sheds again.
@@ -27,10 +27,14 @@ afterAll(async () => {
   await Promise.all([etcd?.close(), target?.close()]);
 });
 
+// Many slots of a long cost rather than 2 of 60 ms (same capacity): with 2 coarse slots, the ~22
+// jobs the worker keeps after shedding (70% of its capacity) queue behind each other whenever their
+// phases fall close together, and a queueing simulation of those phases put one job permanently
+// above the 100 ms threshold in about one run in five; with 20 slots, about one in 1,500.
 const SLOW_ENV = {
   WATCHER_TEST_HOOKS: '1',
-  WATCHER_TEST_CHECK_SLOTS: '2',
-  WATCHER_TEST_CHECK_COST_MS: '60',
+  WATCHER_TEST_CHECK_SLOTS: '20',
+  WATCHER_TEST_CHECK_COST_MS: '600',
 };
 const THRESHOLD_MS = 100;
 
