@@ -33,6 +33,7 @@ import {
   startEtcd,
   waitFor,
 } from './lib.mjs';
+import { benchRow, r1 } from './row.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -49,20 +50,7 @@ const TTL = Number(a['lease-ttl']);
 const WINDOW_S = quick ? 10 : 20;
 const CLUSTER = 'bench';
 const log = (...x) => console.error(`[cluster ${new Date().toISOString().slice(11, 19)}]`, ...x);
-const r1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
-const row = (figure, value, unit, reference = null, refValue = null, goal = '', note = '') => ({
-  figure,
-  value,
-  unit,
-  reference,
-  refValue,
-  ratio:
-    Number.isFinite(value) && Number.isFinite(refValue) && refValue
-      ? Math.round((value / refValue) * 100) / 100
-      : null,
-  goal,
-  note,
-});
+const row = benchRow;
 
 async function sumOf(workers, name) {
   let n = 0;

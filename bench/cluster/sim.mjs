@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { etcdCounters, owners, ROOT, rates, sleep, startEtcd, waitFor } from './lib.mjs';
+import { benchRow, r1 } from './row.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -35,20 +36,7 @@ const PER_PROCESS = 10;
 const PER_JOBSET = 64;
 const CLUSTER = 'sim';
 const log = (...x) => console.error(`[sim ${new Date().toISOString().slice(11, 19)}]`, ...x);
-const r1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
-const row = (figure, value, unit, reference = null, refValue = null, goal = '', note = '') => ({
-  figure: `SIMULATION (coordination only): ${figure}`,
-  value,
-  unit,
-  reference,
-  refValue,
-  ratio:
-    Number.isFinite(value) && Number.isFinite(refValue) && refValue
-      ? Math.round((value / refValue) * 100) / 100
-      : null,
-  goal,
-  note,
-});
+const row = (figure, ...rest) => benchRow(`SIMULATION (coordination only): ${figure}`, ...rest);
 
 async function writeJobsets(client) {
   const ids = [];

@@ -7,7 +7,7 @@ import type { EtcdCoordinator, ScalingEvent } from '../cluster/etcd/index.js';
 import type { createLogger } from '../logging.js';
 import type { systemClock } from '../model/clock.js';
 import type { EventStream } from '../server/event-stream.js';
-import type { createSinkHub } from '../sinks/index.js';
+import type { createSinkHub, SelfEventKind } from '../sinks/index.js';
 
 const CLUSTER_SIGNALS_INTERVAL_MS = 60_000;
 const CLUSTER_SIGNALS_MIN_GAP_MS = 5000;
@@ -30,6 +30,8 @@ export function wireClusterEvents(
   },
 ): ClusterHooks {
   const { sinks, logger, events, workerId, clock } = deps;
+  const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
+    sinks.selfEvent({ kind, at: clock.now(), worker: workerId, message, ...(details ? { details } : {}) });
   // The admin alone sends the autoscaling signals to CloudWatch (self: post_service:
   // aws-cloudwatch): when elected, when they change (at most every 5 s), and once a minute
   // (CloudWatch's standard resolution) so that a steady value keeps its alarms fed.
@@ -65,12 +67,7 @@ export function wireClusterEvents(
     );
     events.publish('cluster', { admin: isAdmin ? workerId : null });
     if (isAdmin) {
-      sinks.selfEvent({
-        kind: 'admin_changed',
-        at: clock.now(),
-        worker: workerId,
-        message: `${workerId} is now the admin`,
-      });
+      announce('admin_changed', `${workerId} is now the admin`);
     }
   });
   etcd.on('ownership', (change) => events.publish('ownership', change));
@@ -82,12 +79,10 @@ export function wireClusterEvents(
     const message = e.active ? scalingHitMessage(e) : 'scaling limit resolved: the cluster keeps up again';
     if (e.active) logger.warn({ waiting: e.waitingJobs, stuck: e.stuckWorkers, since: e.since }, message);
     else logger.info({}, message);
-    sinks.selfEvent({
-      kind: e.active ? 'scaling_limit_hit' : 'scaling_limit_resolved',
-      at: clock.now(),
-      worker: workerId,
-      message,
-      details: { waiting_jobs: e.waitingJobs, stuck_workers: e.stuckWorkers.join(','), since: e.since },
+    announce(e.active ? 'scaling_limit_hit' : 'scaling_limit_resolved', message, {
+      waiting_jobs: e.waitingJobs,
+      stuck_workers: e.stuckWorkers.join(','),
+      since: e.since,
     });
     events.publish('cluster', { scaling: e });
   });
@@ -99,12 +94,10 @@ export function wireClusterEvents(
       : "etcd accepts this worker's writes again; pending alert states and config are written";
     if (w.refused) logger.error({ cause: w.cause, err: w.error }, message);
     else logger.info({}, message);
-    sinks.selfEvent({
-      kind: w.refused ? 'etcd_write_refused' : 'etcd_write_ok',
-      at: clock.now(),
-      worker: workerId,
-      message,
-      details: { cause: w.cause, remedy: w.remedy, what: w.what },
+    announce(w.refused ? 'etcd_write_refused' : 'etcd_write_ok', message, {
+      cause: w.cause,
+      remedy: w.remedy,
+      what: w.what,
     });
     events.publish('cluster', { etcdWrites: w });
   });
