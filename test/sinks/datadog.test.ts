@@ -62,10 +62,13 @@ describe('Datadog sinks through a Datadog double', () => {
     expect(req.headers['dd-api-key']).toBe(KEY);
     expect(req.query).toEqual({});
     // The double records a request before its answer reaches the sink, which counts on the answer.
-    await waitFor(async () => (await counter(metrics, 'sinkSent', `datadog-checks:${new URL(dd.url).host}`)) === 2, {
-      timeoutMs: 5000,
-      message: 'two checks counted as sent',
-    });
+    await waitFor(
+      async () => (await counter(metrics, 'sinkSent', `datadog-checks:${new URL(dd.url).host}`)) === 2,
+      {
+        timeoutMs: 5000,
+        message: 'two checks counted as sent',
+      },
+    );
   });
 
   it('sends gzip-compressed gauge series up, latency_ms, lag_ms with the endpoint tag', async () => {
