@@ -11,7 +11,7 @@ export function isMapping(v: unknown): v is Spec {
  * its own: a worker keeps every endpoint it runs, ~2 MB at 10,000 endpoints (bench/README.md,
  * "Engine"). Endpoints are read-only data; a copy (JSON, structured clone) is a plain value again.
  */
-export const NO_LIST: string[] = Object.freeze([]) as unknown as string[];
+const NO_LIST: string[] = Object.freeze([]) as unknown as string[];
 
 export function list(v: unknown): string[] {
   if (v === undefined || v === null) return NO_LIST;
