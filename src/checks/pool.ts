@@ -6,8 +6,7 @@
  * yields exactly one result: a thread that dies turns its unfinished checks into failed results
  * (`worker thread died`); checks cut off by close() fail with `shutdown`.
  */
-import { Piscina } from 'piscina';
-import { applyHeapFlags } from '../heap-tuning.js';
+import type { Piscina } from 'piscina';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import type { CheckSpec } from '../model/endpoint.js';
@@ -15,6 +14,8 @@ import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
 import { intOption, numberOption } from '../model/option-checks.js';
 import type { CheckResult } from '../model/result.js';
+import { decodedResult, failedResult } from './pool-results.js';
+import { startThreads } from './pool-threads.js';
 import { RESULT_LOST, SHUTDOWN, THREAD_DIED } from './reasons.js';
 import { createServeCap } from './serve-slot.js';
 import { resolveThreadFile } from './thread-file.js';
@@ -82,7 +83,6 @@ export interface CheckPoolStats {
 }
 
 const MIN_CHUNK = 8;
-const NO_VALUES: Record<string, string> = Object.freeze({}) as Record<string, string>;
 /**
  * After a task settles, how long to wait for results still on their way: a thread posts a task's
  * last results before the task resolves, but on another port, so they may arrive just after.
@@ -138,38 +138,16 @@ export class CheckPool {
       v8Flags: opts.v8Flags ?? [],
       serveCap: this.serveCap.buffer,
     };
-    this.piscina = new Piscina<ThreadTask, number>({
+    const started = startThreads({
       filename: opts.filename ?? resolveThreadFile(),
-      minThreads: opts.threads,
-      maxThreads: opts.threads,
-      // Tasks are long (they hold many network checks); the real limit is maxConcurrent in the thread.
-      concurrentTasksPerWorker: 1024,
-      idleTimeout: 60_000,
-      // Threads must keep their event loop running between tasks (sockets, timers).
-      atomics: 'disabled',
-      // piscina's run/wait-time histograms (~350 KB each) are not read: the pool keeps its own stats
-      recordTiming: false,
-      workerData: settings,
-      resourceLimits: {
-        maxYoungGenerationSizeMb: opts.youngGenerationMb ?? 16,
-        maxOldGenerationSizeMb: opts.oldGenerationMb ?? 256,
-      },
-      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+      threads: opts.threads,
+      settings,
+      youngGenerationMb: opts.youngGenerationMb ?? 16,
+      oldGenerationMb: opts.oldGenerationMb ?? 256,
+      env: opts.env,
     });
-    // Each thread's start puts the V8 flags back (see heap-tuning.ts): set them again as soon as
-    // it is online, before this thread's heap can grow under the start-up values.
-    this.online = Promise.all(
-      this.piscina.threads.map(
-        (t) =>
-          new Promise<void>((resolve) => {
-            t.once('online', () => {
-              applyHeapFlags(settings.v8Flags);
-              resolve();
-            });
-            t.once('exit', () => resolve());
-          }),
-      ),
-    ).then(() => undefined);
+    this.piscina = started.piscina;
+    this.online = started.online;
     this.piscina.on('message', (m: unknown) => {
       if (isResultMessage(m)) this.onResults(m);
     });
@@ -212,7 +190,7 @@ export class CheckPool {
     };
     if (this.closing) {
       const now = this.clock.now();
-      for (let i = 0; i < batch.length; i++) results[i] = this.failed(batch[i]!, SHUTDOWN, now);
+      for (let i = 0; i < batch.length; i++) results[i] = failedResult(batch[i]!, SHUTDOWN, now, this.worker);
       emit(results);
       return Promise.resolve(results);
     }
@@ -271,7 +249,7 @@ export class CheckPool {
           const lost: CheckResult[] = [];
           for (let k = 0; k < n; k++) {
             if (st.got[k]) continue;
-            const r = this.failed(batch[from + k]!, reason, submittedAt);
+            const r = failedResult(batch[from + k]!, reason, submittedAt, this.worker);
             results[from + k] = r;
             lost.push(r);
           }
@@ -335,47 +313,13 @@ export class CheckPool {
       if (k >= st.n || st.got[k]) continue;
       st.got[k] = 1;
       st.received++;
-      const item = st.batch[st.from + k]!;
-      const status = m.nums[o + 5]!;
-      const r: CheckResult = {
-        endpoint: item.spec.id,
-        scheduled_at: m.nums[o + 6]!,
-        started_at: m.nums[o + 2]!,
-        duration_ms: m.nums[o + 3]!,
-        ok: m.nums[o + 4] === 1,
-        status_code: status < 0 ? null : status,
-        error: m.errors[j] ?? null,
-        // one shared empty object, and timings in the literal: a result is kept per endpoint
-        // (`last`), so a fresh `{}` and a property added later cost ~90 bytes each at 10,000
-        values: m.values[j] ?? NO_VALUES,
-        worker: this.worker,
-        timings: m.timings[j] ?? undefined,
-      };
+      const r = decodedResult(m, j, st.batch[st.from + k]!.spec.id, this.worker);
       st.results[st.from + k] = r;
       fresh.push(r);
     }
     flush();
   }
 
-  private failed(item: CheckBatchItem, reason: string, startedAt: number): CheckResult {
-    return {
-      endpoint: item.spec.id,
-      scheduled_at: item.scheduledAt,
-      started_at: startedAt,
-      duration_ms: 0,
-      ok: false,
-      status_code: null,
-      error: reason,
-      values: {},
-      worker: this.worker,
-    };
-  }
-
-  /**
-   * Stops taking work (later run() calls fail their checks with `shutdown`), lets in-flight
-   * checks finish for at most graceMs, then terminates the threads; checks still running then
-   * fail with `shutdown`.
-   */
   /**
    * Resolves once every thread has started and the V8 flags are set again. Until then the caller
    * should not allocate much: this thread's young generation could grow for good.
@@ -384,6 +328,11 @@ export class CheckPool {
     return this.online;
   }
 
+  /**
+   * Stops taking work (later run() calls fail their checks with `shutdown`), lets in-flight
+   * checks finish for at most graceMs, then terminates the threads; checks still running then
+   * fail with `shutdown`.
+   */
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closing = true;

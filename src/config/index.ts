@@ -3,6 +3,7 @@
  * the folder. Everything other modules use is exported here. See docs/CONFIG.md.
  */
 export { CFG, type ConfigCode } from './codes.js';
+export { DEFAULTS } from './defaults.js';
 export { expandEnv } from './env.js';
 export {
   assemble,
@@ -13,7 +14,7 @@ export {
   loadFiles,
   readConfigFile,
 } from './load.js';
-export { DEFAULTS, endpointHash, normalizeEndpoint } from './normalize.js';
+export { endpointHash, normalizeEndpoint } from './normalize.js';
 export {
   DEFAULT_MAX_ALIAS_COUNT,
   DEFAULT_MAX_FILE_BYTES,

@@ -8,7 +8,7 @@ import type { Logger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import type { SelfEventKind } from '../sinks/types.js';
 import { type Confirmer, ConfirmGate, DEFAULT_MOVE_AFTER } from './confirm-gate.js';
-import type { CheckRunner } from './engine.js';
+import type { CheckRunner } from './ports.js';
 
 /** What the cluster offers (the etcd coordinator; absent standalone). */
 export interface ConfirmCluster {

@@ -7,100 +7,25 @@ import { AlertBook } from '../alerts/index.js';
 import { isLocalReason } from '../checks/reasons.js';
 import type { AlertStates, JobOwnership, LoadReport, OwnedJob } from '../cluster/coordinator.js';
 import { type EngineControls, markHeld } from '../controls/holds.js';
-import type { Health, StateChange } from '../model/alert.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
-import type { CheckSpec, Endpoint } from '../model/endpoint.js';
+import type { CheckSpec } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import { type DueCheck, LagTracker, Scheduler, typicalIntervalMs } from '../schedule/index.js';
 import type { ConfirmGate } from './confirm-gate.js';
+import { type EndpointStatus, type Job, LatencyRing, statusRows } from './endpoint-status.js';
 import {
   DEFAULT_OVERLOAD_TUNING,
   OverloadDetector,
   type OverloadReading,
   type OverloadTuning,
 } from './overload.js';
+import type { CheckRunner, EngineObserver, ResultOutputs } from './ports.js';
+import { RemoteParents } from './remote-parents.js';
 import { SkipLedger, type SkipReason } from './skips.js';
 
-/** Runs batches of checks (the thread pool); reports each result as soon as it is known. */
-export interface CheckRunner {
-  /** `everyMs`: a check that starts late serves its latest slot up to the serve cap (0 = never) */
-  run(
-    batch: Array<{ spec: CheckSpec; scheduledAt: number; everyMs: number }>,
-    onResult: (r: CheckResult) => void,
-  ): Promise<void>;
-  /** the latest slot a late check may serve instead of its own (checks/serve-slot.ts) */
-  setServeCap(atOrBefore: number): void;
-  close(graceMs: number): Promise<void>;
-}
-
-/** Where results and state changes go (sinks, results file, metrics, live events). */
-export interface ResultOutputs {
-  result(r: CheckResult, endpoint: Endpoint): void;
-  stateChange(c: StateChange, endpoint: Endpoint): void;
-}
-
-/** What the engine reports about its own health (metrics, self events, logs). */
-export interface EngineObserver {
-  /** slots not run, by reason (at most one pending check per endpoint; see skips.ts) */
-  skipped(reason: SkipReason, n: number): void;
-  /** once a second: the overload verdict and the share of due slots run over the last minute */
-  tick(reading: OverloadReading, coverage: number): void;
-}
-
-export interface EndpointStatus {
-  name: string;
-  file: string;
-  url: string;
-  state: string;
-  suppressed: boolean;
-  /** inside a maintenance window now / silenced by an operator now / paused by an operator */
-  maintenance: boolean;
-  silenced: boolean;
-  paused: boolean;
-  since: number;
-  next_due: number | null;
-  /** slots of this endpoint not run while owned here (overlap, behind, no lease) */
-  skipped_slots: number;
-  depends_on: string[];
-  last: CheckResult | null;
-  /** latency of the last HISTORY_SIZE checks run here, oldest first; null = the check failed */
-  history_ms: Array<number | null>;
-}
-
-/** Results kept per endpoint for the dashboard's sparkline (memory: 4 bytes each). */
-export const HISTORY_SIZE = 30;
-
-/** The last HISTORY_SIZE latencies of one endpoint (NaN = failed), in a fixed ring. */
-class LatencyRing {
-  private readonly ms = new Float32Array(HISTORY_SIZE);
-  private next = 0;
-  private count = 0;
-
-  add(ms: number): void {
-    this.ms[this.next] = ms;
-    this.next = (this.next + 1) % HISTORY_SIZE;
-    if (this.count < HISTORY_SIZE) this.count++;
-  }
-
-  list(): Array<number | null> {
-    const out: Array<number | null> = [];
-    for (let i = this.count; i > 0; i--) {
-      const v = this.ms[(this.next - i + HISTORY_SIZE) % HISTORY_SIZE]!;
-      out.push(Number.isNaN(v) ? null : Math.round(v * 10) / 10);
-    }
-    return out;
-  }
-}
-
-interface Job {
-  endpoint: Endpoint;
-  intervalMs: number;
-  last: CheckResult | null;
-  suppressed: boolean;
-  skipped: number;
-  history: LatencyRing;
-}
+export { type EndpointStatus, HISTORY_SIZE } from './endpoint-status.js';
+export type { CheckRunner, EngineObserver, ResultOutputs } from './ports.js';
 
 export class Engine {
   private jobs = new Map<string, Job>();
@@ -108,9 +33,8 @@ export class Engine {
   private order: string[] = [];
   private readonly scheduler: Scheduler;
   /** Health of `depends_on` parents owned by other workers (cluster mode), refreshed from the coordinator. */
-  private readonly remoteParents = new Map<string, Health>();
+  private readonly remoteParents: RemoteParents;
   private readonly alerts = new AlertBook({ parentState: (name) => this.remoteParents.get(name) });
-  private parentTimer: NodeJS.Timeout | null = null;
   readonly lag = new LagTracker();
   private inflight = new Set<Promise<void>>();
   /**
@@ -160,6 +84,7 @@ export class Engine {
     },
   ) {
     this.overload = new OverloadDetector(deps.overloadTuning ?? DEFAULT_OVERLOAD_TUNING);
+    this.remoteParents = new RemoteParents(deps.coordinator, deps.logger);
     this.scheduler = new Scheduler({
       clock: deps.clock,
       onDue: (batch) => this.dispatch(batch),
@@ -174,11 +99,7 @@ export class Engine {
     this.deps.coordinator.setDispatchHorizon(() => this.dispatchedThrough);
     this.deps.coordinator.onOwnedChange((owned) => this.setOwned(owned));
     this.armTick();
-    // Parents owned elsewhere (cluster): their state lives in etcd (written on changes only); a read
-    // of a few keys every 2 s keeps suppression right across workers without any per-check traffic.
-    // Standalone owns every parent, so there is nothing to read.
-    this.parentTimer = setInterval(() => void this.refreshRemoteParents(), 2000);
-    this.parentTimer.unref();
+    this.remoteParents.start(() => void this.refreshRemoteParents());
   }
 
   /** Replace the owned job set; unchanged jobs keep their schedule phase and alert state. */
@@ -329,22 +250,7 @@ export class Engine {
 
   /** Refresh the health of `depends_on` parents this worker does not own (runs every 2 s in a cluster). */
   refreshRemoteParents(): Promise<void> {
-    const wanted = new Set<string>();
-    for (const job of this.jobs.values()) {
-      for (const p of job.endpoint.dependsOn) if (!this.jobs.has(p)) wanted.add(p);
-    }
-    for (const name of this.remoteParents.keys()) if (!wanted.has(name)) this.remoteParents.delete(name);
-    if (wanted.size === 0) return Promise.resolve();
-    return this.deps.coordinator.loadAlertStates([...wanted]).then(
-      (states) => {
-        for (const name of wanted) {
-          const st = states.get(name);
-          if (st) this.remoteParents.set(name, st.state);
-          else this.remoteParents.delete(name);
-        }
-      },
-      (err: unknown) => this.deps.logger.debug({ err }, 'could not refresh remote parent states'),
-    );
+    return this.remoteParents.refresh(this.jobs);
   }
 
   private armTick(): void {
@@ -398,31 +304,16 @@ export class Engine {
   }
 
   status(): EndpointStatus[] {
-    const out: EndpointStatus[] = [];
-    const now = this.deps.clock.now();
-    for (const name of this.order) {
-      const job = this.jobs.get(name);
-      if (!job) continue;
-      const st = this.alerts.get(name);
-      const hold = this.deps.controls?.holdOf(job.endpoint, now);
-      out.push({
-        name,
-        file: job.endpoint.file,
-        url: job.endpoint.url,
-        state: st?.state ?? 'UNKNOWN',
-        suppressed: job.suppressed,
-        maintenance: hold?.maintenance ?? false,
-        silenced: hold?.silenced ?? false,
-        paused: this.deps.controls?.paused(name) ?? false,
-        since: st?.since ?? 0,
-        next_due: this.scheduler.nextDueOf(name) ?? null,
-        skipped_slots: job.skipped,
-        depends_on: job.endpoint.dependsOn,
-        last: job.last,
-        history_ms: job.history.list(),
-      });
-    }
-    return out;
+    return statusRows(
+      this.order,
+      this.jobs,
+      {
+        alertOf: (name) => this.alerts.get(name),
+        controls: this.deps.controls,
+        nextDueOf: (name) => this.scheduler.nextDueOf(name),
+      },
+      this.deps.clock.now(),
+    );
   }
 
   /** true while this worker runs the endpoint */
@@ -467,7 +358,7 @@ export class Engine {
     this.scheduler.stop();
     if (this.tickTimer) this.deps.clock.clearTimeout(this.tickTimer);
     this.tickTimer = null;
-    if (this.parentTimer) clearInterval(this.parentTimer);
+    this.remoteParents.stop();
   }
 
   /** Wait (bounded) for in-flight checks so their results are delivered, then close the pool. */

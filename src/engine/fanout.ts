@@ -6,7 +6,7 @@ import type { Logger } from '../model/logger.js';
 import type { CheckResult } from '../model/result.js';
 import type { ResultsFile } from '../output/results-file.js';
 import type { EventStream } from '../server/event-stream.js';
-import type { ResultOutputs } from './engine.js';
+import type { ResultOutputs } from './ports.js';
 
 /** Where a result goes besides the engine's own memory: metrics, results file, sinks, live stream, log. */
 export function createFanout(deps: {

@@ -6,7 +6,7 @@
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../model/logger.js';
 import type { SelfEvent } from '../sinks/types.js';
-import type { EngineObserver } from './engine.js';
+import type { EngineObserver } from './ports.js';
 
 export interface EngineObserverDeps {
   metrics: Metrics;

@@ -5,7 +5,7 @@
  */
 import type { ClusterStatus, OperatorCommand, WorkerInfo } from '../cluster/coordinator.js';
 import type { ConfigProblem, FileStatus } from '../config/types.js';
-import type { EndpointStatus } from '../engine/engine.js';
+import type { EndpointStatus } from '../engine/endpoint-status.js';
 import type { CheckResult, PhaseTimings } from '../model/result.js';
 import type { SinkStats } from '../sinks/types.js';
 
