@@ -298,6 +298,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     if (opts.configSource === 'etcd') {
       ownedEndpoints = [...owned.values()].map((o) => o.endpoint);
       sinks.configure(ownedEndpoints, snapshot?.self ?? []);
+      warnFdShortage(ownedEndpoints, inflight, opts.threads, logger);
     }
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
@@ -332,7 +333,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       });
     }
     configReport.report(s);
-    warnFdShortage(s, inflight, opts.threads, logger);
+    if (opts.configSource === 'folder') warnFdShortage(s.endpoints, inflight, opts.threads, logger);
     if (opts.configSource === 'folder') coordinator?.setDesired(s);
     controls?.setSnapshot(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
