@@ -15,7 +15,7 @@ import { CheckPool } from './checks/index.js';
 import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
 import type { EtcdCoordinator } from './cluster/etcd/coordinator.js';
 import { StandaloneCoordinator } from './cluster/standalone.js';
-import { type ConfigWatcher, normalizeEndpoint, secretsOf, watchDir } from './config/index.js';
+import { type ConfigWatcher, normalizeEndpoint, secretsOf, selfSnapshot, watchDir } from './config/index.js';
 import { SCHEMA_FILE } from './config/schema.js';
 import type { ConfigSnapshot } from './config/types.js';
 import { ClusterControls } from './controls/cluster-controls.js';
@@ -29,6 +29,7 @@ import { heapFlags } from './heap-tuning.js';
 import { createLogger, createSecretRegistry, routeGrpcLogs, routeProcessWarnings } from './logging.js';
 import { createMetrics, retainCertExpiry } from './metrics.js';
 import { systemClock } from './model/clock.js';
+import type { Endpoint } from './model/endpoint.js';
 import type { ResultsFile } from './output/results-file.js';
 import { ClusterView } from './server/cluster-status.js';
 import { EventRelay } from './server/event-relay.js';
@@ -76,6 +77,8 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
   let resultsFile: ResultsFile | null = null;
   let localFaults: LocalFaultMonitor | null = null;
   let etcdCoordinator: EtcdCoordinator | null = null;
+  /** `--config-source etcd`: the endpoints this worker owns, the only ones its sinks route */
+  let ownedEndpoints: Endpoint[] = [];
   const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
     sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
 
@@ -291,12 +294,12 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
   });
   engine.start();
   coordinator.onOwnedChange((owned) => {
-    // etcd as the source: the folder names no endpoint, so sinks route from what this worker owns
-    if (opts.configSource === 'etcd')
-      sinks.configure(
-        [...owned.values()].map((o) => o.endpoint),
-        snapshot?.self ?? [],
-      );
+    // etcd as the source: no snapshot names an endpoint, so sinks route from what this worker owns
+    if (opts.configSource === 'etcd') {
+      ownedEndpoints = [...owned.values()].map((o) => o.endpoint);
+      sinks.configure(ownedEndpoints, snapshot?.self ?? []);
+      warnFdShortage(ownedEndpoints, inflight, opts.threads, logger);
+    }
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
     metrics.retainEndpoints(new Set(owned.keys()));
@@ -313,13 +316,12 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     metrics,
     selfEvent: (e) => sinks.selfEvent(e),
   });
-  const config: ConfigWatcher = watchDir(opts.endpointsDir, { env, maxFileBytes: opts.maxFileBytes });
   let announced = false;
-  config.onSnapshot((s) => {
+  const onSnapshot = (s: ConfigSnapshot): void => {
     snapshot = s;
     secrets.set(secretsOf(s));
     // Routes first: the self events below (and worker_started) go to the sinks this snapshot names.
-    sinks.configure(s.endpoints, s.self);
+    sinks.configure(opts.configSource === 'etcd' ? ownedEndpoints : s.endpoints, s.self);
     clusterHooks?.sinksConfigured();
     if (!announced) {
       announced = true;
@@ -331,15 +333,34 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       });
     }
     configReport.report(s);
-    warnFdShortage(s, inflight, opts.threads, logger);
+    if (opts.configSource === 'folder') warnFdShortage(s.endpoints, inflight, opts.threads, logger);
     if (opts.configSource === 'folder') coordinator?.setDesired(s);
     controls?.setSnapshot(s);
     events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
     logger.info(
-      { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems.length },
+      {
+        files: s.files.length,
+        endpoints: s.endpoints.length,
+        self: s.self.length,
+        problems: s.problems.length,
+      },
       'config snapshot loaded',
     );
-  });
+  };
+  // etcd as the source: no folder is read; the self blocks `watcher apply` stored are watched instead
+  let config: Pick<ConfigWatcher, 'close'>;
+  if (opts.configSource === 'etcd' && controls) {
+    logger.info(
+      { endpointsDir: opts.endpointsDir },
+      '--config-source etcd: endpoints and self sinks come from etcd (watcher apply); --endpoints-dir is not read',
+    );
+    controls.onDesiredSelf((blocks) => onSnapshot(selfSnapshot(blocks, env)));
+    config = { close: async () => {} };
+  } else {
+    const dir = watchDir(opts.endpointsDir, { env, maxFileBytes: opts.maxFileBytes });
+    dir.onSnapshot(onSnapshot);
+    config = dir;
+  }
 
   logger.info(
     {

@@ -1,7 +1,7 @@
 /** What `/api/v1/status` says about this worker's engine, and the fd-budget warning. */
 import type { InflightPlan } from '../checks/fd-budget.js';
-import type { ConfigSnapshot } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
+import type { Endpoint } from '../model/endpoint.js';
 import type { Logger } from '../model/logger.js';
 import type { HealthDoc } from '../server/status-doc.js';
 
@@ -10,11 +10,16 @@ let fdWarned = false;
  * Warn once when the fd budget cannot hold one pending check per endpoint plus the idle sockets
  * keep-alive endpoints keep per thread: then slow targets make the checks queue.
  */
-export function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: number, logger: Logger): void {
+export function warnFdShortage(
+  endpoints: readonly Endpoint[],
+  plan: InflightPlan,
+  threads: number,
+  logger: Logger,
+): void {
   if (fdWarned || plan.limit === null || !Number.isFinite(plan.budget)) return;
   // worst case: every endpoint's one pending check holds a socket at once (all targets slow)
-  const keepalive = s.endpoints.filter((e) => e.keepalive).length;
-  const need = s.endpoints.length + keepalive * threads;
+  const keepalive = endpoints.filter((e) => e.keepalive).length;
+  const need = endpoints.length + keepalive * threads;
   if (need <= plan.budget) return;
   fdWarned = true;
   logger.warn(
@@ -22,7 +27,7 @@ export function warnFdShortage(s: ConfigSnapshot, plan: InflightPlan, threads: n
       fdLimit: plan.limit.soft,
       fdBudget: plan.budget,
       estimatedNeed: need,
-      endpoints: s.endpoints.length,
+      endpoints: endpoints.length,
       keepalive,
     },
     'file descriptor limit is short for these endpoints: when many targets are slow, checks will queue (and run late) instead of failing; raise the nofile limit (docs/OPERATIONS.md)',

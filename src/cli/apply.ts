@@ -3,7 +3,8 @@ import { CLUSTER_FLAGS, clusterToolOptions } from './cluster-flags.js';
 import { parseMaxFileBytes, RUN_FLAGS, resolveFlags, usageOf } from './options.js';
 
 /**
- * `watcher apply DIR`: validate a folder and push it into the cluster's desired state.
+ * `watcher apply DIR`: validate a folder and push it into the cluster's desired state (its
+ * endpoints and its `self` blocks).
  * Refuses (exit 1) when any file is invalid, so a typo never removes jobs from the cluster.
  */
 const FLAGS = {
@@ -11,6 +12,9 @@ const FLAGS = {
   'max-file-bytes': RUN_FLAGS['max-file-bytes']!,
   'dry-run': { type: 'boolean' as const, help: 'print what would change; write nothing' },
 };
+
+const SELF_MARK = { added: '+', changed: '~', removed: '-' } as const;
+const SELF_VERB = { added: 'to add', changed: 'to change', removed: 'to remove' } as const;
 
 export async function runApply(argv: string[]): Promise<number> {
   const { values, positionals, help } = resolveFlags(argv, process.env, FLAGS);
@@ -38,18 +42,22 @@ export async function runApply(argv: string[]): Promise<number> {
         ...r.added.map((n) => `+ ${n}`),
         ...r.changed.map((n) => `~ ${n}`),
         ...r.removed.map((n) => `- ${n}`),
+        ...(r.self ? [`${SELF_MARK[r.self]} self (sinks of the workers' own events)`] : []),
       ];
       process.stdout.write(
-        `${lines.join('\n')}${lines.length ? '\n' : ''}dry run: ${r.added.length} to add, ${r.changed.length} to change, ${r.removed.length} to remove; nothing written\n`,
+        `${lines.join('\n')}${lines.length ? '\n' : ''}dry run: ${r.added.length} to add, ${r.changed.length} to change, ${r.removed.length} to remove${r.self ? `, self block ${SELF_VERB[r.self]}` : ''}; nothing written\n`,
       );
       return 0;
     }
     process.stdout.write(
-      `applied ${snapshot.endpoints.length} endpoints: ${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed (${r.jobsetsWritten} jobsets written, ${r.jobsetsDeleted} deleted)\n`,
+      `applied ${snapshot.endpoints.length} endpoints: ${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed (${r.jobsetsWritten} jobsets written, ${r.jobsetsDeleted} deleted); self block ${r.self ?? 'unchanged'}\n`,
     );
     return 0;
   } catch (err) {
-    process.stderr.write(`watcher apply: ${(err as Error).message}\n`);
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(
+      `watcher apply: ${(err as Error).message}${typeof code === 'string' ? ` [${code}]` : ''}\n`,
+    );
     return 1;
   }
 }

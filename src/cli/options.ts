@@ -23,7 +23,7 @@ interface FlagSpec {
 export const RUN_FLAGS: Record<string, FlagSpec> = {
   'endpoints-dir': {
     type: 'string',
-    help: 'folder of *.yml/*.yaml endpoint files',
+    help: 'folder of *.yml/*.yaml endpoint files (not read with --config-source etcd)',
     default: './endpoints.d',
   },
   'max-file-bytes': {

@@ -25,6 +25,7 @@ export {
 export { sortProblems } from './problems.js';
 export { endpointFields, SCHEMA_FILE } from './schema.js';
 export { MIN_SECRET_LENGTH, secretsOf } from './secrets.js';
-export type { ConfigProblem, ConfigSnapshot, FileStatus, RawEndpoint } from './types.js';
+export { selfSnapshot } from './self-snapshot.js';
+export type { ConfigProblem, ConfigSnapshot, FileStatus, RawEndpoint, RawSelf } from './types.js';
 export { parseDuration, parseSize } from './units.js';
 export { type ConfigWatcher, type WatchOptions, watchDir } from './watch.js';

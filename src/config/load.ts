@@ -5,7 +5,7 @@ import { CFG } from './codes.js';
 import { sha256 } from './hash.js';
 import { DEFAULT_MAX_FILE_BYTES, type ParsedFile, type ParseOptions, parseFile } from './parse-file.js';
 import { FILE_START, type Position, problem, sortProblems, WHOLE_FILE } from './problems.js';
-import type { ConfigProblem, ConfigSnapshot, FileStatus, RawEndpoint } from './types.js';
+import type { ConfigProblem, ConfigSnapshot, FileStatus, RawEndpoint, RawSelf } from './types.js';
 
 export type LoadOptions = ParseOptions;
 
@@ -37,7 +37,11 @@ export async function listConfigFiles(dir: string): Promise<string[]> {
 
 function failed(file: string, code: string, message: string, pos: Position = WHOLE_FILE): FileEntry {
   const p = problem(file, pos, code, message);
-  return { file, checksum: '', parsed: { endpoints: [], self: null, raw: [], problems: [p], secrets: [] } };
+  return {
+    file,
+    checksum: '',
+    parsed: { endpoints: [], self: null, rawSelf: null, raw: [], problems: [p], secrets: [] },
+  };
 }
 
 /** Read at most limit+1 bytes: a huge file never gets loaded into memory. */
@@ -144,6 +148,7 @@ export function assemble(entries: FileEntry[], extra: ConfigProblem[] = []): Con
   const endpoints: Endpoint[] = [];
   const rawByName = new Map<string, RawEndpoint>();
   const self: SelfTargets[] = [];
+  const rawSelf: RawSelf[] = [];
   const files: FileStatus[] = [];
   const secrets = new Set<string>();
   for (const entry of entries) {
@@ -158,6 +163,7 @@ export function assemble(entries: FileEntry[], extra: ConfigProblem[] = []): Con
       count++;
     });
     if (parsed.self) self.push(parsed.self);
+    if (parsed.rawSelf) rawSelf.push(parsed.rawSelf);
     files.push({
       file: entry.file,
       ok: parsed.problems.length === 0 && !dupProblemFiles.has(entry.file),
@@ -165,7 +171,7 @@ export function assemble(entries: FileEntry[], extra: ConfigProblem[] = []): Con
       checksum: entry.checksum,
     });
   }
-  return { endpoints, self, problems: sortProblems(problems), files, raw: rawByName, secrets };
+  return { endpoints, self, problems: sortProblems(problems), files, raw: rawByName, rawSelf, secrets };
 }
 
 /** Load every `*.yml`/`*.yaml` of a folder. A missing folder gives a snapshot with a CFG_READ problem. */

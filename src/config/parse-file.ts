@@ -5,7 +5,7 @@ import { mergeDefaults } from './merge.js';
 import { normalizeSelf, normalizeSpec } from './normalize.js';
 import { FILE_START, type Position, problem, sortProblems } from './problems.js';
 import { validateFileValue } from './schema.js';
-import type { ConfigProblem, RawEndpoint } from './types.js';
+import type { ConfigProblem, RawEndpoint, RawSelf } from './types.js';
 import { type Locate, type Path, parseYaml } from './yaml-file.js';
 
 /**
@@ -28,6 +28,8 @@ export interface ParsedFile {
   /** empty when the file has any problem: a bad file is ignored as a whole */
   endpoints: Endpoint[];
   self: SelfTargets | null;
+  /** the `self` block as written (null when absent or the file has any problem) */
+  rawSelf: RawSelf | null;
   /** defaults merged, `${VAR}` as written; empty when the file has any problem */
   raw: RawEndpoint[];
   problems: ConfigProblem[];
@@ -54,6 +56,7 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
   const empty = (problems: ConfigProblem[], secrets: string[] = []): ParsedFile => ({
     endpoints: [],
     self: null,
+    rawSelf: null,
     raw: [],
     problems: sortProblems(problems),
     secrets,
@@ -72,7 +75,7 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
   const y = parseYaml(text, file, { maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
   if (y.problems.length > 0) return empty(y.problems);
   if (y.value === null || y.value === undefined)
-    return { endpoints: [], self: null, raw: [], problems: [], secrets: [] };
+    return { endpoints: [], self: null, rawSelf: null, raw: [], problems: [], secrets: [] };
   if (!isMapping(y.value)) {
     const msg = `a file must be a mapping of endpoints (address: fields), got ${typeName(y.value)}`;
     return empty([problem(file, y.locate([], 'value'), CFG.NOT_MAPPING, msg)]);
@@ -127,17 +130,20 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
     }
   }
   let self: SelfTargets | null = null;
+  let rawSelf: RawSelf | null = null;
   if ('self' in doc && !badKeys.has('self')) {
     const locate: Locate = (path, at) => y.locate(['self', ...path], path.length ? at : 'key');
+    const line = lines.get('self')?.line ?? 1;
     const out = normalizeSelf(isMapping(doc.self) ? doc.self : null, env, {
       file,
-      line: lines.get('self')?.line ?? 1,
+      line,
       locate,
     });
     problems.push(...out.problems);
     secrets.push(...out.secrets);
     if (out.sinks) self = { file, sinks: out.sinks };
+    rawSelf = { file, line, spec: isMapping(doc.self) ? doc.self : {} };
   }
   if (problems.length > 0) return empty(problems, secrets);
-  return { endpoints, self, raw, problems: [], secrets };
+  return { endpoints, self, rawSelf, raw, problems: [], secrets };
 }

@@ -33,6 +33,8 @@ export interface ConfigSnapshot {
   files: FileStatus[];
   /** the raw (merged with defaults, NOT env-expanded) definition of each endpoint, by name; see normalizeEndpoint */
   raw: Map<string, RawEndpoint>;
+  /** each file's `self` block as written (NOT env-expanded), in file order: what `watcher apply` stores */
+  rawSelf: RawSelf[];
   /**
    * Values that came from `${VAR}` expansion in any file of the folder, for log redaction (see
    * secretsOf). Optional so that hand-built snapshots (tests) need not set it.
@@ -46,5 +48,13 @@ export interface RawEndpoint {
   file: string;
   line: number;
   /** merged mapping, JSON-compatible, `${VAR}` left as written */
+  spec: Record<string, unknown>;
+}
+
+/** A file's `self` block as written, before `${VAR}` expansion (`--config-source etcd` stores these). */
+export interface RawSelf {
+  file: string;
+  line: number;
+  /** the mapping under `self:`, JSON-compatible, `${VAR}` left as written */
   spec: Record<string, unknown>;
 }

@@ -2,7 +2,9 @@
  * One source of truth, against a real etcd and real workers. Folder mode (the default): `watcher
  * apply` is refused, naming the mode and the admin. `--config-source etcd`: the workers' own folders
  * are ignored, `apply --dry-run` prints the diff and writes nothing, `apply` changes the desired
- * state, and a kill -9 of the admin reverts nothing (the new admin reconciles no folder).
+ * state, and a kill -9 of the admin reverts nothing (the new admin reconciles no folder); a worker
+ * with no folder at all takes its self sinks from the applied `self` block and follows a new apply
+ * without a restart. Drift in folder mode reaches the self sink with its details.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,26 +12,40 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../src/cluster/coordinator.js';
 import { watcher } from '../support/cli.js';
+import { HttpDouble } from '../support/doubles/http-double.js';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
 import { killAllSpawned, spawnWorker, type WorkerProcess } from '../support/processes.js';
 import { startTarget, type Target } from '../support/target.js';
 import { waitFor } from '../support/wait.js';
 
+interface SelfEventBody {
+  watcher: { type: string; kind: string; worker: string; message: string; details?: Record<string, unknown> };
+}
+
 describe('config source', () => {
   let etcd: EtcdCluster;
   let target: Target;
+  let hook: HttpDouble;
   const dirs: string[] = [];
   let host: string;
 
-  function folder(names: string[]): string {
+  /** A folder of interval-1s endpoints; with `selfPath`, also a self block posting to the hook there. */
+  function folder(names: string[], selfPath?: string): string {
     const d = mkdtempSync(join(tmpdir(), 'watcher-src-'));
     dirs.push(d);
     writeFileSync(
       join(d, 'e.yml'),
       `${names.map((n) => `${host}/count/${n}:\n  scheme: http\n  interval: 1s`).join('\n')}\n`,
     );
+    if (selfPath) writeFileSync(join(d, 'self.yml'), `self:\n  post_endpoint: ${hook.url}${selfPath}\n`);
     return d;
   }
+
+  /** The self events the hook received at `path`. */
+  const selfEvents = (path: string) =>
+    hook.requests
+      .filter((q) => q.path === path)
+      .map((q) => (JSON.parse(q.body.toString()) as SelfEventBody).watcher);
 
   const flags = (cluster: string) => ['--etcd', etcd.clientUrls.join(','), '--cluster', cluster];
 
@@ -54,12 +70,13 @@ describe('config source', () => {
   beforeAll(async () => {
     etcd = await startEtcdCluster({ members: 1 });
     target = await startTarget();
+    hook = await new HttpDouble(() => ({ status: 200, body: '{}' })).start();
     host = target.url.replace('http://', '');
   });
 
   afterAll(async () => {
     await killAllSpawned();
-    await target?.close();
+    await Promise.all([target?.close(), hook?.close()]);
     await etcd?.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -118,8 +135,8 @@ describe('config source', () => {
   }, 90_000);
 
   it('folder mode: a worker whose folder differs from the admin’s raises config_drift; status shows it', async () => {
-    const d1 = folder(['d-a']);
-    const d2 = folder(['d-b']);
+    const d1 = folder(['d-a'], '/drift');
+    const d2 = folder(['d-b'], '/drift');
     const w1 = await worker('src-d1', 'drift', d1);
     await w1.waitReady(20_000, '/readyz');
     const w2 = await worker('src-d2', 'drift', d2);
@@ -128,6 +145,17 @@ describe('config source', () => {
     const other = admin === 'src-d1' ? w2 : w1;
     const rec = await other.waitForLog((x) => String(x.msg).includes("differs from the admin's"), 15_000);
     expect(rec).toMatchObject({ admin });
+    const drift = await waitFor(
+      () => selfEvents('/drift').find((e) => e.kind === 'config_drift' && e.worker === other.id),
+      { timeoutMs: 10_000, message: 'config_drift at the self sink' },
+    );
+    expect(drift.message).toContain(`differs from the admin's (${admin})`);
+    expect(drift.details).toEqual({
+      admin,
+      checksum: expect.stringMatching(/^[0-9a-f]{32}$/),
+      admin_checksum: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    expect(drift.details?.checksum).not.toBe(drift.details?.admin_checksum);
     const text = await waitFor(
       async () => {
         const r = await watcher(['status', ...flags('drift')]);
@@ -138,10 +166,57 @@ describe('config source', () => {
     expect(text).toContain(`config drift: ${other.id} (endpoint folder differs from the admin's ${admin}`);
     // the operator fixes the mount: same definitions again
     writeFileSync(join(other === w1 ? d1 : d2, 'e.yml'), readFileSync(join(other === w1 ? d2 : d1, 'e.yml')));
-    await other.waitForLog((x) => String(x.msg).includes("matches the admin's again"), 15_000);
+    const resolved = await waitFor(
+      () => selfEvents('/drift').find((e) => e.kind === 'config_drift_resolved' && e.worker === other.id),
+      { timeoutMs: 15_000, message: 'config_drift_resolved at the self sink' },
+    );
+    expect(resolved.message).toContain("matches the admin's again");
+    expect(resolved.details).toMatchObject({ admin, checksum: drift.details?.admin_checksum });
+    expect(selfEvents('/drift').filter((e) => e.kind === 'config_drift')).toHaveLength(1);
     await waitFor(async () => ((await status('drift')).configDrift ?? []).length === 0, {
       timeoutMs: 10_000,
       message: 'status shows no drift',
     });
+  }, 60_000);
+
+  it('etcd mode: a worker with no folder sends its self events where the applied self block says; a new apply moves them', async () => {
+    const desired = folder(['s-a'], '/self-1');
+    const first = await watcher(['apply', desired, ...flags('self')]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/applied 1 endpoints: 1 added, .*; self block added/);
+    const none = join(tmpdir(), `watcher-no-such-folder-${process.pid}`);
+    const w = await worker('src-s1', 'self', none, ['--config-source', 'etcd']);
+    await w.waitReady(20_000, '/readyz');
+    const started = await waitFor(
+      () => selfEvents('/self-1').find((e) => e.kind === 'worker_started' && e.worker === 'src-s1'),
+      { timeoutMs: 10_000, message: 'worker_started at the applied self sink' },
+    );
+    expect(started.message).toBe('worker src-s1 started');
+    await waitFor(() => target.hits('/count/s-a') > 0, { timeoutMs: 10_000, message: 's-a checked' });
+    expect(w.logs().some((x) => x.code === 'CFG_READ')).toBe(false); // the folder was never read
+    // the operator edits the self block of the same folder
+    writeFileSync(join(desired, 'self.yml'), `self:\n  post_endpoint: ${hook.url}/self-2\n`);
+    const dry = await watcher(['apply', '--dry-run', desired, ...flags('self')]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe(
+      "~ self (sinks of the workers' own events)\ndry run: 0 to add, 0 to change, 0 to remove, self block to change; nothing written\n",
+    );
+    const loaded = () => w.logs().filter((x) => x.msg === 'config snapshot loaded').length;
+    expect(loaded()).toBe(1);
+    const r = await watcher(['apply', desired, ...flags('self')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/0 added, 0 changed, 0 removed .*; self block changed/);
+    await waitFor(() => loaded() === 2, { timeoutMs: 10_000, message: 'the worker reloads the self block' });
+    const before = selfEvents('/self-1').length;
+    expect((await w.stop()).code).toBe(0); // same process: the change took effect without a restart
+    const stopped = await waitFor(() => selfEvents('/self-2').find((e) => e.kind === 'worker_stopped'), {
+      timeoutMs: 5000,
+      message: 'worker_stopped at the new self sink',
+    });
+    expect(stopped).toMatchObject({ worker: 'src-s1' });
+    expect(selfEvents('/self-1')).toHaveLength(before);
+    expect(selfEvents('/self-1').some((e) => e.kind === 'worker_stopped')).toBe(false);
+    const again = await watcher(['apply', desired, ...flags('self')]);
+    expect(again.stdout).toMatch(/; self block unchanged/);
   }, 60_000);
 });

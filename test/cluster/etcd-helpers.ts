@@ -55,6 +55,7 @@ export function snapshot(
     problems: [],
     files: [{ file: 'endpoints.d/a.yml', ok: true, endpoints: names.length, checksum: 'x' }],
     raw: rawMap,
+    rawSelf: [],
   };
 }
 

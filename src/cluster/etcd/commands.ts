@@ -22,12 +22,12 @@ import type { Endpoint } from '../../model/endpoint.js';
 import type { Logger } from '../../model/logger.js';
 import type { CheckResult } from '../../model/result.js';
 import type { OperatorCommand } from '../coordinator.js';
-import { cmp, connectEtcd, type EtcdRpc, type KeyValue, op, type WatchEvent } from './client.js';
+import { cmp, connectEtcd, type EtcdRpc, type KeyValue, op } from './client.js';
 import type { EtcdClientOptions } from './client-options.js';
 import { type ConfigSourceMode, publishConfigSource } from './config-source.js';
 import { describeError } from './errors.js';
 import { Keys, prefixEnd } from './keys.js';
-import { RangeWatch } from './watch.js';
+import { ListWatch } from './list-watch.js';
 
 export type CommandKind = 'silence' | 'pause' | 'run-now';
 
@@ -191,9 +191,8 @@ export interface CommandWatchDeps {
  */
 export class CommandWatch implements OperatorView {
   private readonly commands = new Map<string, { kv: KeyValue; value: CommandValue }>();
-  private watch: RangeWatch | null = null;
+  private watch: ListWatch | null = null;
   private timer: TimerHandle | null = null;
-  private retryTimer: TimerHandle | null = null;
   private closed = false;
   private readonly running = new Set<string>();
 
@@ -210,7 +209,27 @@ export class CommandWatch implements OperatorView {
   }
 
   async start(): Promise<void> {
-    await this.resync();
+    const pre = commandsPrefix(this.deps.keys);
+    const { rpc, clock, logger } = this.deps;
+    this.watch = new ListWatch(
+      { rpc, clock, logger, what: 'command', start: pre, end: prefixEnd(pre) },
+      {
+        onList: (kvs) => {
+          this.commands.clear();
+          for (const kv of kvs) this.onPut(kv);
+          this.pump();
+        },
+        onEvents: (events) => {
+          for (const e of events) {
+            if (e.type === 'put') this.onPut(e.kv);
+            else this.commands.delete(e.kv.key);
+          }
+          this.pump();
+          this.deps.onChange?.();
+        },
+      },
+    );
+    await this.watch.start();
     this.arm();
   }
 
@@ -218,7 +237,6 @@ export class CommandWatch implements OperatorView {
     this.closed = true;
     this.watch?.close();
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
-    if (this.retryTimer) this.deps.clock.clearTimeout(this.retryTimer);
   }
 
   silenced(endpoint: Pick<Endpoint, 'name' | 'tags'>, at: number): boolean {
@@ -253,43 +271,6 @@ export class CommandWatch implements OperatorView {
         created_at: c.created_at,
         expires_at: c.expires_at,
       }));
-  }
-
-  private async resync(): Promise<void> {
-    const pre = commandsPrefix(this.deps.keys);
-    this.watch?.close();
-    const { rev, kvs } = await this.deps.rpc.list(pre, prefixEnd(pre));
-    this.commands.clear();
-    for (const kv of kvs) this.onPut(kv);
-    const watch = new RangeWatch(this.deps.rpc, this.deps.clock, {
-      onEvents: (events: WatchEvent[]) => {
-        for (const e of events) {
-          if (e.type === 'put') this.onPut(e.kv);
-          else this.commands.delete(e.kv.key);
-        }
-        this.pump();
-        this.deps.onChange?.();
-      },
-      onBroken: (reason) => {
-        if (this.closed) return;
-        this.deps.logger.warn({ reason }, 'command watch broken; re-listing');
-        this.scheduleResync();
-      },
-    });
-    this.watch = watch;
-    watch.start(pre, prefixEnd(pre), rev + 1);
-    this.pump();
-  }
-
-  private scheduleResync(): void {
-    if (this.retryTimer || this.closed) return;
-    this.retryTimer = this.deps.clock.setTimeout(() => {
-      this.retryTimer = null;
-      this.resync().catch((err: unknown) => {
-        this.deps.logger.warn({ err: describeError(err) }, 'command list failed; retrying');
-        this.scheduleResync();
-      });
-    }, 1000);
   }
 
   private onPut(kv: KeyValue): void {

@@ -23,6 +23,7 @@ export {
   waitRunResult,
 } from './commands.js';
 export { createEtcdCoordinator, EtcdCoordinator } from './coordinator.js';
+export { DesiredSelfWatch } from './desired-self.js';
 export { DriftMonitor } from './drift.js';
 export { ClusterError, ClusterErrorCode } from './errors.js';
 export { Keys } from './keys.js';

@@ -7,9 +7,10 @@ import { systemClock } from '../../model/clock.js';
 import { silentLogger } from '../../model/logger.js';
 import type { ClusterStatus, WorkerInfo } from '../coordinator.js';
 import { type Compare, cmp, connectEtcd, type EtcdRpc, type Op, op } from './client.js';
-import type { EtcdClientOptions } from './client-options.js';
+import { classifyEtcdError, type EtcdClientOptions } from './client-options.js';
 import { listCommands } from './commands.js';
 import { readConfigSource } from './config-source.js';
+import { type SelfChange, selfChange, selfKey, selfOp } from './desired-self.js';
 import { driftingWorkers, readChecksums } from './drift.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import { chunkOps, desiredJobs, newJobsetId } from './jobset-writes.js';
@@ -106,6 +107,8 @@ export interface ApplyResult {
   removed: string[];
   jobsetsWritten: number;
   jobsetsDeleted: number;
+  /** what happened to the stored `self` blocks (desired-self.ts); null = unchanged */
+  self: SelfChange | null;
 }
 
 /**
@@ -127,7 +130,7 @@ async function refuseInFolderMode(rpc: EtcdRpc, keys: Keys): Promise<void> {
 /**
  * `watcher apply DIR`: packs the snapshot into jobsets exactly as the admin does and writes the
  * difference, each transaction comparing the revisions of the jobsets it touches (retried on a
- * concurrent change). Note: a live admin with its own endpoint files reconciles its folder again
+ * concurrent change); then the folder's `self` blocks, as written, under `self` (desired-self.ts). Note: a live admin with its own endpoint files reconciles its folder again
  * on its next change or election (docs/CLUSTER.md "Desired state").
  */
 export function applyDesired(
@@ -135,67 +138,98 @@ export function applyDesired(
   snapshot: ConfigSnapshot,
   dryRun = false,
 ): Promise<ApplyResult> {
-  return withRpc(opts, async (rpc, keys) => {
-    await refuseInFolderMode(rpc, keys);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const mirror = await loadMirror(rpc, keys);
-      const retainFiles = new Set(snapshot.files.filter((f) => !f.ok).map((f) => f.file));
-      const result = pack(
-        [...mirror.jobsets.values()].map((j) => ({ id: j.id, value: j.value })),
-        desiredJobs(snapshot, Date.now()),
-        { newId: () => newJobsetId((id) => mirror.jobsets.has(id)), retainFiles },
-      );
-      if (dryRun)
-        return {
-          added: result.added,
-          changed: result.changed,
-          removed: result.removed,
-          jobsetsWritten: 0,
-          jobsetsDeleted: 0,
-        };
-      const ops: Array<{ op: Op[]; guard: Compare }> = [];
-      for (const [id, value] of result.puts) {
-        ops.push({
-          op: [op.put(keys.jobset(id), encode(value))],
-          guard: cmp.mod(keys.jobset(id), mirror.jobsets.get(id)?.modRev ?? 0),
-        });
-      }
-      for (const id of result.deletes) {
-        ops.push({
-          op: [op.del(keys.jobset(id)), op.del(keys.owner(id)), op.del(keys.move(id))],
-          guard: cmp.mod(keys.jobset(id), mirror.jobsets.get(id)?.modRev ?? 0),
-        });
-      }
-      const stateOps = result.removed.map((n) => op.del(keys.state(n)));
-      let conflict = false;
-      // group per jobset so that each guard travels with its own writes
-      const flat: Op[] = [];
-      const guards: Compare[] = [];
-      const flush = async (): Promise<void> => {
-        if (flat.length === 0) return;
-        const r = await rpc.txn(guards.splice(0), flat.splice(0));
-        if (!r.succeeded) conflict = true;
-      };
-      for (const { op: o, guard } of ops) {
-        if (flat.length + o.length > 100 || chunkOps([...flat, ...o]).length > 1) await flush();
-        if (conflict) break;
-        flat.push(...o);
-        guards.push(guard);
-      }
-      if (!conflict) await flush();
-      if (conflict) continue;
-      for (const chunk of chunkOps(stateOps)) await rpc.txn([], chunk);
+  return withRpc(opts, (rpc, keys) =>
+    writeDesired(rpc, keys, snapshot, dryRun).catch((err: unknown) => {
+      throw deniedApply(err, opts, keys);
+    }),
+  );
+}
+
+/** A refused write names the user and what apply needs (an operator role can only write commands/). */
+function deniedApply(err: unknown, opts: ClusterToolOptions, keys: Keys): unknown {
+  const e = classifyEtcdError(err);
+  if (e.code !== ClusterErrorCode.PERMISSION_DENIED) return err;
+  const user = opts.auth ? `user ${opts.auth.username}` : 'the client (no --etcd-user)';
+  return new ClusterError(
+    ClusterErrorCode.PERMISSION_DENIED,
+    `etcd ${user} may not write the desired state under ${keys.prefix} (watcher apply writes jobsets/, owners/, moves/, state/ and self; it stopped at the refused write): use credentials with the workers' role (docs/OPERATIONS.md "etcd roles for workers and operators")`,
+    { cause: err },
+  );
+}
+
+async function writeDesired(
+  rpc: EtcdRpc,
+  keys: Keys,
+  snapshot: ConfigSnapshot,
+  dryRun: boolean,
+): Promise<ApplyResult> {
+  await refuseInFolderMode(rpc, keys);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const mirror = await loadMirror(rpc, keys);
+    const storedSelf = (await rpc.get(selfKey(keys))).kv;
+    const self = selfChange(storedSelf, snapshot.rawSelf);
+    const retainFiles = new Set(snapshot.files.filter((f) => !f.ok).map((f) => f.file));
+    const result = pack(
+      [...mirror.jobsets.values()].map((j) => ({ id: j.id, value: j.value })),
+      desiredJobs(snapshot, Date.now()),
+      { newId: () => newJobsetId((id) => mirror.jobsets.has(id)), retainFiles },
+    );
+    if (dryRun)
       return {
         added: result.added,
         changed: result.changed,
         removed: result.removed,
-        jobsetsWritten: result.puts.size,
-        jobsetsDeleted: result.deletes.length,
+        jobsetsWritten: 0,
+        jobsetsDeleted: 0,
+        self,
       };
+    const ops: Array<{ op: Op[]; guard: Compare }> = [];
+    for (const [id, value] of result.puts) {
+      ops.push({
+        op: [op.put(keys.jobset(id), encode(value))],
+        guard: cmp.mod(keys.jobset(id), mirror.jobsets.get(id)?.modRev ?? 0),
+      });
     }
-    throw new ClusterError(
-      ClusterErrorCode.UNREACHABLE,
-      'apply kept conflicting with concurrent changes; try again',
-    );
-  });
+    for (const id of result.deletes) {
+      ops.push({
+        op: [op.del(keys.jobset(id)), op.del(keys.owner(id)), op.del(keys.move(id))],
+        guard: cmp.mod(keys.jobset(id), mirror.jobsets.get(id)?.modRev ?? 0),
+      });
+    }
+    const stateOps = result.removed.map((n) => op.del(keys.state(n)));
+    let conflict = false;
+    // group per jobset so that each guard travels with its own writes
+    const flat: Op[] = [];
+    const guards: Compare[] = [];
+    const flush = async (): Promise<void> => {
+      if (flat.length === 0) return;
+      const r = await rpc.txn(guards.splice(0), flat.splice(0));
+      if (!r.succeeded) conflict = true;
+    };
+    for (const { op: o, guard } of ops) {
+      if (flat.length + o.length > 100 || chunkOps([...flat, ...o]).length > 1) await flush();
+      if (conflict) break;
+      flat.push(...o);
+      guards.push(guard);
+    }
+    if (!conflict) await flush();
+    if (conflict) continue;
+    if (self) {
+      const guard = cmp.mod(selfKey(keys), storedSelf?.modRev ?? 0);
+      if (!(await rpc.txn([guard], [selfOp(keys, self, snapshot.rawSelf, Date.now())])).succeeded) continue;
+    }
+    for (const chunk of chunkOps(stateOps)) await rpc.txn([], chunk);
+    return {
+      added: result.added,
+      changed: result.changed,
+      removed: result.removed,
+      jobsetsWritten: result.puts.size,
+      jobsetsDeleted: result.deletes.length,
+      self,
+    };
+  }
+  throw new ClusterError(
+    ClusterErrorCode.UNREACHABLE,
+    'apply kept conflicting with concurrent changes; try again',
+  );
 }
