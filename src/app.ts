@@ -34,6 +34,7 @@ import type { ResultsFile } from './output/results-file.js';
 import { ClusterView } from './server/cluster-status.js';
 import { EventRelay } from './server/event-relay.js';
 import { createEventStreams } from './server/event-stream.js';
+import { PeerStreams } from './server/peer-streams.js';
 import { localStatusDoc } from './server/status-doc.js';
 import { startStatusServer } from './server/status-server.js';
 import { createSinkHub, type SelfEventKind } from './sinks/index.js';
@@ -127,6 +128,8 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     into: streams.cluster,
     logger: logger.child({ module: 'relay' }),
   });
+  // cluster: the peers' death-watch streams, fed the engine's dispatch horizon
+  const peerStreams = opts.etcd ? new PeerStreams() : undefined;
   const server = await startStatusServer({
     host: opts.listen.host,
     port: opts.listen.port,
@@ -138,6 +141,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     onClusterListener: () => relay.wake(),
     redact: (t) => secrets.redact(t),
     identity: () => identity?.() ?? null,
+    peerStreams,
     logger,
     status: (scope) => (scope === 'local' ? localStatus() : clusterView.status()),
   });
@@ -272,6 +276,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     controls: createEngineControls(() => controls?.view() ?? null),
     logger: engineLog,
     confirmGate: confirmation.gate,
+    dispatchBeacon: peerStreams,
     // One wake-up (and one task per thread) per 20 ms at most: at 2,000 checks/s this halves the
     // CPU the main thread spends per check, for ≤ 20 ms of lateness (bench/process/cpu.mjs).
     coalesceMs: coalesceMsFrom(env.WATCHER_COALESCE_MS),

@@ -81,6 +81,8 @@ export class Engine {
       coalesceMs?: number;
       /** the wall clock stepped by this much (the schedule was re-planned) */
       onClockStep?: (stepMs: number) => void;
+      /** told the dispatch horizon before every batch is handed on (peers watching this process) */
+      dispatchBeacon?: { dispatching(through: number): void };
     },
   ) {
     this.overload = new OverloadDetector(deps.overloadTuning ?? DEFAULT_OVERLOAD_TUNING);
@@ -154,6 +156,7 @@ export class Engine {
   private dispatch(batch: DueCheck[]): void {
     if (this.stopping) return;
     for (const d of batch) if (d.scheduledAt > this.dispatchedThrough) this.dispatchedThrough = d.scheduledAt;
+    this.deps.dispatchBeacon?.dispatching(this.dispatchedThrough);
     const now = this.deps.clock.monotonic(); // coverage buckets: a wall step must not shift them
     if (!this.deps.coordinator.mayRun()) {
       for (const d of batch) {

@@ -6,6 +6,7 @@ import type { Logger } from '../model/logger.js';
 import { Access, loginPage } from './access.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { EventStream } from './event-stream.js';
+import type { PeerStreams } from './peer-streams.js';
 import type { Scope } from './status-doc.js';
 
 export interface ServerDeps {
@@ -28,6 +29,8 @@ export interface ServerDeps {
    * process from a restart or another process on the same port; null until known.
    */
   identity?(): HealthIdentity | null;
+  /** where `/healthz?watch=1` streams are kept and fed the dispatch horizon (cluster mode) */
+  peerStreams?: PeerStreams;
   logger: Logger;
   /** the endpoint-file JSON Schema served at SCHEMA_PATH (text as published) */
   schema?: string;
@@ -106,9 +109,13 @@ export async function startStatusServer(deps: ServerDeps): Promise<StatusServer>
       case '/healthz': {
         const body = JSON.stringify({ status: 'ok', ...deps.identity?.() });
         if (url.searchParams.get('watch') === '1') {
-          // held open for a peer: its kernel-side close is how the peer sees this process die
+          // held open for a peer: its kernel-side close is how the peer sees this process die.
+          // Not chunked (ended by the close): a chunked write is corked until the next tick,
+          // and the dispatch horizon must be in the kernel before the slots are handed on.
+          res.useChunkedEncodingByDefault = false;
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
           res.write(`${body}\n`);
+          deps.peerStreams?.add(res);
           return;
         }
         send(res, 200, body);

@@ -3,6 +3,7 @@
  * verified stream that drops with the port then refusing is a death dated by the drop; another
  * identity on the port, a silent listener, or a port that was never verified is not.
  */
+import { EventEmitter } from 'node:events';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { type PeerDeath, PeerWatch, ringSuccessors } from '../../src/cluster/etc
 import { systemClock } from '../../src/model/clock.js';
 import { silentLogger } from '../../src/model/logger.js';
 import { createEventStreams } from '../../src/server/event-stream.js';
+import { PeerStreams } from '../../src/server/peer-streams.js';
 import { type StatusServer, startStatusServer } from '../../src/server/status-server.js';
 import { freePort } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
@@ -20,7 +22,11 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-async function peerServer(port: number, identity: HealthIdentity): Promise<StatusServer> {
+async function peerServer(
+  port: number,
+  identity: HealthIdentity,
+  peerStreams?: PeerStreams,
+): Promise<StatusServer> {
   const s = await startStatusServer({
     host: '127.0.0.1',
     port,
@@ -30,6 +36,7 @@ async function peerServer(port: number, identity: HealthIdentity): Promise<Statu
     status: () => ({}),
     events: createEventStreams({ selfId: identity.id }),
     identity: () => identity,
+    peerStreams,
     logger: silentLogger,
   });
   closers.push(() => s.close());
@@ -90,6 +97,102 @@ describe('peer watch', () => {
     expect(d.leaseId).toBe('42');
     expect(d.deadBy).toBeGreaterThanOrEqual(before);
     expect(d.deadBy).toBeLessThanOrEqual(after + 50);
+  });
+
+  it('the stream carries the dispatch horizon: the next owners catch up just after the last one', async () => {
+    const port = await freePort();
+    const streams = new PeerStreams();
+    streams.dispatching(1_000);
+    const s = await peerServer(port, ID, streams);
+    const deaths: PeerDeath[] = [];
+    watcher(deaths).update([target(port)]);
+    await waitFor(() => streams.size() === 1, { timeoutMs: 2000, intervalMs: 5, message: 'stream open' });
+    // the identity line comes first on the stream: what follows is read after it, verified or not
+    for (let h = 2_000; h <= 50_000; h += 1_000) streams.dispatching(h + 0.5);
+    streams.dispatching(40_000); // an older horizon is never sent
+    // every write went through to the kernel at once: the stream is still held
+    expect(streams.size()).toBe(1);
+    const before = Date.now();
+    await s.close(); // as a kill: the kernel closes the socket after the data written
+    await waitFor(() => deaths.length === 1, { timeoutMs: 2000, intervalMs: 10, message: 'death reported' });
+    expect(deaths[0]!.catchUpFrom).toBe(50_001);
+    expect(deaths[0]!.deadBy).toBeGreaterThanOrEqual(before);
+  });
+
+  it('the listener still accepts a moment after the stream dropped (descriptor order): the drop dates the death', async () => {
+    const port = await freePort();
+    const conns = new Set<Socket>();
+    const fake: Server = createTcpServer((sock) => {
+      conns.add(sock);
+      sock.once('data', () => {
+        sock.write(
+          `HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\nconnection: close\r\n\r\n${JSON.stringify({ status: 'ok', ...ID })}\n{"h":7000}\n`,
+        );
+      });
+    });
+    await new Promise<void>((r) => fake.listen(port, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => fake.close(r)));
+    const deaths: PeerDeath[] = [];
+    watcher(deaths).update([target(port)]);
+    await waitFor(() => conns.size === 1, { timeoutMs: 2000, intervalMs: 5, message: 'stream open' });
+    await new Promise((r) => setTimeout(r, 50)); // the identity and the horizon are read
+    const droppedAt = Date.now();
+    for (const c of conns) c.destroy(); // the stream closes first ...
+    await new Promise((r) => setTimeout(r, 60)); // ... the listener accepts for 60 ms more
+    await new Promise((r) => fake.close(r));
+    await waitFor(() => deaths.length === 1, { timeoutMs: 2000, intervalMs: 10, message: 'death reported' });
+    expect(deaths[0]!.deadBy).toBeLessThan(droppedAt + 50);
+    expect(deaths[0]!.catchUpFrom).toBe(7001);
+  });
+
+  it('without a horizon (nothing dispatched yet) the next owners catch up from the death', async () => {
+    const port = await freePort();
+    const streams = new PeerStreams();
+    const s = await peerServer(port, ID, streams);
+    const deaths: PeerDeath[] = [];
+    watcher(deaths).update([target(port)]);
+    await waitFor(() => streams.size() === 1, { timeoutMs: 2000, intervalMs: 5, message: 'stream open' });
+    await s.close();
+    await waitFor(() => deaths.length === 1, { timeoutMs: 2000, intervalMs: 10, message: 'death reported' });
+    expect(deaths[0]!.catchUpFrom).toBe(deaths[0]!.deadBy);
+  });
+
+  it('a stream whose horizon did not go out at once is closed, never left behind', () => {
+    const streams = new PeerStreams();
+    const fake = (pending: number) => {
+      const writes: string[] = [];
+      const socket = {
+        destroyed: false,
+        writableLength: 0,
+        write(line: string) {
+          writes.push(line);
+          socket.writableLength = pending;
+          return pending === 0;
+        },
+      };
+      const res = Object.assign(new EventEmitter(), {
+        socket,
+        writes,
+        destroyed: false,
+        destroy() {
+          res.destroyed = true;
+          socket.destroyed = true;
+          res.emit('close');
+        },
+      });
+      return res;
+    };
+    const ok = fake(0);
+    const stuck = fake(12);
+    streams.add(ok as never);
+    streams.add(stuck as never);
+    streams.dispatching(5);
+    expect(ok.writes).toEqual(['{"h":5}\n']);
+    expect(ok.destroyed).toBe(false);
+    expect(stuck.destroyed).toBe(true);
+    expect(streams.size()).toBe(1);
+    streams.dispatching(6);
+    expect(stuck.writes).toHaveLength(1);
   });
 
   it('another identity on the port (restart, reuse), then refusals: no death', async () => {

@@ -6,11 +6,11 @@
  *   TTL) → no worker revokes anyone (metric on every worker, log lines of every incarnation).
  * - Then 20 × (kill -9, the dead worker's endpoints checked again, restart on the same port,
  *   rejoin): every jobset is owned again under a live lease within 1 s of the kill (p99; the TTL
- *   path takes 5–6 s), no slot of the dead worker's endpoints due 1 s or more after a kill is
- *   missed, and no slot is checked twice over the whole run. Printed: the distributions of the
- *   takeover, of "every endpoint checked again" and of kill → stream dropped (the kernel closes
- *   a killed process's sockets only after tearing down its memory: a slot due in that window is
- *   missed, since catching it up could run a slot twice).
+ *   path takes 5–6 s); no slot of the dead worker's endpoints due after a kill is missed (its
+ *   stream carried its dispatch horizon: the new owners catch up every slot it never handed on);
+ *   every endpoint is checked again within one interval (+ 200 ms) of the kill (p99); no slot is
+ *   checked twice over the whole run. Printed: the distributions of the takeover, of "every
+ *   endpoint checked again", of kill → stream dropped, and where each takeover caught up from.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultCluster, startFaultCluster } from '../support/cluster-fixture.js';
@@ -22,6 +22,8 @@ const TTL = 5;
 const IDS = ['w1', 'w2', 'w3'];
 const KILLS = Number(process.env.WATCHER_PEER_KILLS ?? 20);
 const REVOKED = 'peer process died: released its jobsets and revoked its lease';
+const KILL_MARGIN_MS = 50;
+const CHECKED_AGAIN_SLACK_MS = 200;
 
 let c: FaultCluster;
 /** every incarnation, for their logs */
@@ -134,10 +136,12 @@ describe('peer-observed death (real processes, default TTL)', () => {
     const elapsed = Date.now() - firstKillAt;
     const m = await measureAfterFault(c, firstKillAt, Date.now());
     const why = await m.explain();
-    // slots of the dead worker's endpoints missed although due 1 s or more after the kill
+    // slots of the dead worker's endpoints due after the kill and missed: the stream carried its
+    // dispatch horizon, so the new owners catch up every slot it never handed on (a margin of
+    // KILL_MARGIN_MS for the time between the test's clock read and the signal)
     const lateMisses = kills.flatMap(({ at, owned }) =>
       c.ledger
-        .report(at + 1000, at + 3000)
+        .report(at + KILL_MARGIN_MS, at + 3000)
         .endpoints.filter((e) => owned.includes(e.path))
         .flatMap((e) => e.missed.map((s) => `${e.path}@+${s - at}`)),
     );
@@ -146,6 +150,12 @@ describe('peer-observed death (real processes, default TTL)', () => {
       .map((r) => Number(r.deadBy))
       .sort((a, b) => a - b);
     const dropped = kills.map(({ at }) => (deadBy.find((d) => d >= at) ?? Number.NaN) - at);
+    const revoked = procs.flatMap((p) => p.logs().filter((r) => r.msg === REVOKED));
+    // kill → where the new owners caught up from (negative: the last slot it handed on)
+    const catchUp = kills.map(({ at }) => {
+      const r = revoked.find((x) => Number(x.deadBy) >= at);
+      return r ? Number(r.catchUpFrom) - at : Number.NaN;
+    });
     const dist = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
       return `p50 ${percentile(s, 50)} / p99 ${percentile(s, 99)} / max ${s.at(-1)} ms`;
@@ -154,12 +164,29 @@ describe('peer-observed death (real processes, default TTL)', () => {
       takeover,
     )}; every endpoint checked again ${dist(checkedAgain)}; kill → stream dropped ${dist(
       dropped,
-    )}; revocations logged ${revocationLogs()}; slots missed ≥ 1 s after a kill: ${lateMisses.length}`;
+    )}; revocations logged ${revocationLogs()}; slots missed that were due after a kill: ${lateMisses.length}`;
     console.info(line);
     console.info(
-      `[fault] per kill: owned again ${takeover.join(' ')}; checked again ${checkedAgain.join(' ')}`,
+      `[fault] per kill: owned again ${takeover.join(' ')}; checked again ${checkedAgain.join(' ')}; caught up from ${catchUp.join(' ')}`,
     );
     console.info(describeMeasurement('peer death ×20', m));
+    // a kill whose new owners could not catch up from the stream's horizon (the death was dated
+    // by a refusal): what its watchers saw
+    const gone = procs.flatMap((p) => p.logs().filter((r) => String(r.msg).startsWith('peer process gone')));
+    for (const [k, { at }] of kills.entries())
+      if (!(catchUp[k]! < 0))
+        console.info(
+          `[fault] kill ${k} caught up from the death: ${JSON.stringify(
+            gone
+              .filter((r) => Number(r.deadBy) >= at && Number(r.deadBy) < at + 5000)
+              .map((r) => ({
+                by: r.worker,
+                quick: r.quick,
+                horizon: r.horizon,
+                deadBy: Number(r.deadBy) - at,
+              })),
+          )}`,
+        );
     expect(
       percentile(
         [...takeover].sort((a, b) => a - b),
@@ -168,9 +195,20 @@ describe('peer-observed death (real processes, default TTL)', () => {
       line,
     ).toBeLessThanOrEqual(1000);
     expect(lateMisses, line).toEqual([]);
+    // "Checked again within 1 s" has a floor of one interval (1 s here): the endpoint checked just
+    // before the kill is next due one interval later. With no slot lost (asserted above), what is
+    // left above it is the new owners' dispatch lateness, which a loaded 2-core host stretches to
+    // ~100 ms; a lost slot or a takeover by the TTL path would be 1.1–6 s.
+    expect(
+      percentile(
+        [...checkedAgain].sort((a, b) => a - b),
+        99,
+      ),
+      line,
+    ).toBeLessThanOrEqual(1000 + CHECKED_AGAIN_SLACK_MS);
     expect(revocationLogs(), line).toBe(KILLS);
     expect(m.fault.duplicated, why).toBe(0);
     expect(m.settled.missed + m.settled.duplicated, why).toBe(0);
-    expect(elapsed).toBeLessThan(180_000);
+    expect(elapsed).toBeLessThan(240_000);
   }, 300_000);
 });

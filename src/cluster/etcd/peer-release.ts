@@ -1,6 +1,6 @@
 /**
  * Acting on a peer-observed death (peer-watch.ts): release the dead peer's jobsets on its behalf
- * (claimers catch up from `deadBy`, after every slot it could have dispatched), then revoke its
+ * (claimers catch up from `catchUpFrom`, after every slot it dispatched), then revoke its
  * lease (its admin key goes with it) instead of waiting for the TTL.
  */
 import type { ClusterContext } from './context.js';
@@ -23,7 +23,7 @@ export async function releaseDeadPeer(
   const held = new Map<string, { token: number }>();
   for (const [jsid, o] of mirror.owners)
     if (o.value.owner === d.id && o.lease === d.leaseId) held.set(jsid, { token: o.modRev });
-  const value = encode({ owner: null, releasedAt: d.deadBy, by: ctx.me });
+  const value = encode({ owner: null, releasedAt: d.catchUpFrom, by: ctx.me });
   const released = await releaseForDead(rpc, ctx.keys, { id: d.id, lease: d.leaseId }, held, value);
   if (!released) {
     ctx.log.info(
@@ -36,7 +36,7 @@ export async function releaseDeadPeer(
     ctx.log.warn({ peer: d.id, err: describeError(err) }, 'revoking a dead peer lease failed (it expires)');
   });
   ctx.log.warn(
-    { peer: d.id, lease: d.leaseId, deadBy: d.deadBy, jobsets: held.size },
+    { peer: d.id, lease: d.leaseId, deadBy: d.deadBy, catchUpFrom: d.catchUpFrom, jobsets: held.size },
     'peer process died: released its jobsets and revoked its lease',
   );
   return held.size;

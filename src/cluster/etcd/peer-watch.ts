@@ -28,6 +28,11 @@ export interface PeerDeath extends PeerTarget {
    * refusals followed at once, else the first refusal. No slot it dispatched is later.
    */
   deadBy: number;
+  /**
+   * Where the next owners catch up from: just after the last dispatch horizon the stream carried
+   * (server/peer-streams.ts), when the drop dated the death; else `deadBy`.
+   */
+  catchUpFrom: number;
 }
 
 export interface PeerWatchTuning {
@@ -77,6 +82,16 @@ export function sameIdentity(t: PeerTarget, body: unknown): boolean {
   return b.id === t.id && b.lease_id === t.leaseId && b.started_at === t.startedAt;
 }
 
+/** A `{"h":<ms>}` line's horizon, else null. */
+export function horizonOf(text: string): number | null {
+  try {
+    const h = (JSON.parse(text) as { h?: unknown } | null)?.h;
+    return typeof h === 'number' && Number.isFinite(h) ? h : null;
+  } catch {
+    return null;
+  }
+}
+
 type Probe = 'refused' | 'open' | 'other';
 
 function splitAddress(address: string): { host: string; port: number } | null {
@@ -114,6 +129,8 @@ class PeerWatcher {
   /** consecutive refusals while suspect, and when the first one came back */
   private refusals = 0;
   private firstRefusalAt = 0;
+  /** the last dispatch horizon the verified stream carried */
+  private horizon: number | null = null;
 
   constructor(
     readonly target: PeerTarget,
@@ -152,6 +169,17 @@ class PeerWatcher {
   private open(): void {
     let line = '';
     let settled = false;
+    // after the identity: `{"h":<ms>}` lines, the peer's dispatch horizon (a partial line waits)
+    const readHorizons = () => {
+      let nl = line.indexOf('\n');
+      while (nl >= 0) {
+        const h = horizonOf(line.slice(0, nl));
+        if (h !== null) this.horizon = h;
+        line = line.slice(nl + 1);
+        nl = line.indexOf('\n');
+      }
+      if (line.length > 4096) line = '';
+    };
     const req = request({
       host: this.where.host,
       port: this.where.port,
@@ -190,8 +218,11 @@ class PeerWatcher {
       }
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        if (this.verified) return;
         line += chunk;
+        if (this.verified) {
+          readHorizons();
+          return;
+        }
         const nl = line.indexOf('\n');
         if (nl < 0) {
           if (line.length > 4096) req.destroy();
@@ -206,8 +237,11 @@ class PeerWatcher {
         if (sameIdentity(this.target, body)) {
           this.verified = true;
           this.suspect = false;
+          this.horizon = null;
           this.notRefused();
           req.setTimeout(0);
+          line = line.slice(nl + 1);
+          readHorizons();
         } else {
           // another process or incarnation on this port: never evidence
           this.suspect = false;
@@ -226,8 +260,14 @@ class PeerWatcher {
         this.noteRefusal();
         return;
       }
-      // something accepts (a dying process may close its listener after the stream), or a
-      // timeout: look at the identity again
+      // Something accepts. A killed process closes its sockets in descriptor order, so its
+      // listener may still take connections for a moment after the stream dropped: look again
+      // soon while the drop is recent, then look at the identity again.
+      const dropped = this.droppedAt;
+      if (this.refusals === 0 && dropped !== null && this.w.clock.now() - dropped < this.w.tuning.quickMs) {
+        this.later(this.w.tuning.confirmGapMs, () => this.check());
+        return;
+      }
       this.notRefused();
       this.later(this.w.tuning.reopenMs, () => this.open());
     });
@@ -245,8 +285,12 @@ class PeerWatcher {
     // dates the death; otherwise only the first refusal is sure to be after it
     const dropped = this.droppedAt;
     const quick = dropped !== null && this.firstRefusalAt - dropped <= this.w.tuning.quickMs;
+    const deadBy = quick ? dropped : this.firstRefusalAt;
+    // the stream closed with the process: it carried every horizon the process dispatched to
+    const catchUpFrom =
+      quick && this.horizon !== null ? Math.min(deadBy, Math.floor(this.horizon) + 1) : deadBy;
     this.close();
-    this.w.reportDeath(this, quick ? dropped : this.firstRefusalAt);
+    this.w.reportDeath(this, deadBy, catchUpFrom, { quick, horizon: this.horizon });
   }
 }
 
@@ -289,14 +333,14 @@ export class PeerWatch {
     return [...this.watchers.values()].map((w) => w.target.id).sort();
   }
 
-  reportDeath(w: PeerWatcher, deadBy: number): void {
+  reportDeath(w: PeerWatcher, deadBy: number, catchUpFrom: number, why: Record<string, unknown>): void {
     if (this.stopped) return;
     const t = w.target;
     this.opts.logger.info(
-      { peer: t.id, lease: t.leaseId, address: t.address, deadBy },
+      { peer: t.id, lease: t.leaseId, address: t.address, deadBy, catchUpFrom, ...why },
       'peer process gone (its stream dropped and its port refuses connections)',
     );
-    this.opts.onDeath({ ...t, deadBy });
+    this.opts.onDeath({ ...t, deadBy, catchUpFrom });
   }
 
   stop(): void {
