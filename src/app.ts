@@ -51,6 +51,8 @@ const STOP_GRACE_MS = 10_000;
 export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promise<App> {
   const clock = systemClock;
   const secrets = createSecretRegistry();
+  /** cluster: the `${VAR}` values of each job definition from etcd, by endpoint name */
+  const jobSecrets = new Map<string, Set<string>>();
   secrets.add(opts.etcdPassword);
   secrets.add(opts.httpToken);
   const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
@@ -180,6 +182,8 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       onPartition: opts.onPartition,
       normalize: (raw) => {
         const out = normalizeEndpoint(raw, env);
+        // its `${VAR}` values are this worker's secrets while it owns the job (redacted in logs)
+        jobSecrets.set(raw.name, secretsOf(raw, env));
         if ('endpoint' in out) return out.endpoint;
         logger.error(
           { endpoint: raw.name, problems: out.problems },
@@ -304,6 +308,13 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       ownedEndpoints = [...owned.values()].map((o) => o.endpoint);
       sinks.configure(ownedEndpoints, snapshot?.self ?? []);
       warnFdShortage(ownedEndpoints, inflight, opts.threads, logger);
+    }
+    if (opts.etcd) {
+      for (const name of jobSecrets.keys()) if (!owned.has(name)) jobSecrets.delete(name);
+      secrets.set(
+        [...jobSecrets.values()].flatMap((v) => [...v]),
+        'jobs',
+      );
     }
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);

@@ -8,8 +8,11 @@ import { pino } from 'pino';
 import type { Logger } from './model/logger.js';
 
 export interface SecretRegistry {
-  /** replace the current set (called on every config snapshot) */
-  set(values: Iterable<string>): void;
+  /**
+   * Replace the values of one part (default `config`: called on every config snapshot; `jobs`:
+   * the job definitions an etcd-mode worker owns); the other parts stay.
+   */
+  set(values: Iterable<string>, part?: string): void;
   add(value: string | null | undefined): void;
   redact(text: string): string;
 }
@@ -18,10 +21,12 @@ const MIN_SECRET_LENGTH = 4; // shorter values would redact ordinary words
 
 export function createSecretRegistry(): SecretRegistry {
   let fixed = new Set<string>();
-  let dynamic = new Set<string>();
+  const parts = new Map<string, Set<string>>();
   let pattern: RegExp | null = null;
   const rebuild = () => {
-    const all = [...fixed, ...dynamic].filter((s) => s.length >= MIN_SECRET_LENGTH);
+    const all = [...new Set([...fixed, ...[...parts.values()].flatMap((p) => [...p])])].filter(
+      (s) => s.length >= MIN_SECRET_LENGTH,
+    );
     all.sort((a, b) => b.length - a.length);
     // JSON-escaped variants too: the line being redacted is serialised JSON.
     const variants = new Set<string>();
@@ -35,8 +40,8 @@ export function createSecretRegistry(): SecretRegistry {
         : new RegExp([...variants].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
   };
   return {
-    set(values) {
-      dynamic = new Set(values);
+    set(values, part = 'config') {
+      parts.set(part, new Set(values));
       rebuild();
     },
     add(value) {

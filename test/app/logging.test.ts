@@ -37,6 +37,18 @@ describe('logger secret redaction', () => {
     expect(secrets.redact('old-secret-value abc')).toBe('old-secret-value abc');
   });
 
+  it('keeps each part of the secrets apart: a new config snapshot leaves the owned jobs’ values', () => {
+    const secrets = createSecretRegistry();
+    secrets.set(['folder-secret-1']);
+    secrets.set(['job-secret-1'], 'jobs');
+    secrets.set(['folder-secret-2']);
+    expect(secrets.redact('folder-secret-1 folder-secret-2 job-secret-1')).toBe(
+      'folder-secret-1 [REDACTED] [REDACTED]',
+    );
+    secrets.set([], 'jobs');
+    expect(secrets.redact('job-secret-1')).toBe('job-secret-1');
+  });
+
   it('redacts authorization headers by path', () => {
     const secrets = createSecretRegistry();
     const { lines, stream } = capture();

@@ -219,4 +219,44 @@ describe('config source', () => {
     const again = await watcher(['apply', desired, ...flags('self')]);
     expect(again.stdout).toMatch(/; self block unchanged/);
   }, 60_000);
+
+  it('etcd mode: the environment values in the jobs a worker owns are secrets: never in its logs or status', async () => {
+    const SECRET = 'expected-secret-value-42';
+    const d = mkdtempSync(join(tmpdir(), 'watcher-src-'));
+    dirs.push(d);
+    // the target answers {"status":"ok"}: the test fails, and its reason names the expected value
+    writeFileSync(
+      join(d, 'e.yml'),
+      `${host}/ok:
+  scheme: http
+  interval: 1s
+  success_test: { key: status, value: "\${EXPECTED_STATUS}" }
+`,
+    );
+    process.env.EXPECTED_STATUS = SECRET; // for `watcher apply` (it validates with its env)
+    try {
+      const r = await watcher(['apply', d, ...flags('secrets')]);
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      delete process.env.EXPECTED_STATUS;
+    }
+    const none = join(tmpdir(), `watcher-no-such-folder-${process.pid}`);
+    const w = await spawnWorker({
+      id: 'src-x1',
+      etcd: etcd.clientUrls,
+      endpointsDir: none,
+      leaseTtl: 2,
+      env: { EXPECTED_STATUS: SECRET },
+      extraArgs: ['--cluster', 'secrets', '--threads', '1', '--config-source', 'etcd'],
+    });
+    await w.waitReady(20_000, '/readyz');
+    const down = await waitFor(() => w.logs().find((x) => x.msg === 'endpoint DOWN'), {
+      timeoutMs: 15_000,
+      message: 'the endpoint goes DOWN on its test',
+    });
+    expect(String(down.reason)).toBe('test: status == "ok", expected "[REDACTED]"');
+    const statusDoc = (await w.http('/api/v1/status?scope=local')).body;
+    expect(statusDoc).toContain('[REDACTED]');
+    for (const text of [statusDoc, w.tail(), JSON.stringify(w.logs())]) expect(text).not.toContain(SECRET);
+  }, 60_000);
 });
