@@ -63,7 +63,10 @@ interface Status {
 
 async function statusOf(port: number): Promise<Status | null> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+    // each worker's own endpoints: the cluster view would ask every peer again for each of them
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/status?scope=local`, {
+      signal: AbortSignal.timeout(5000),
+    });
     return r.ok ? ((await r.json()) as Status) : null;
   } catch {
     return null;
@@ -113,15 +116,22 @@ describe('docs/OPERATIONS.md quick start', () => {
       const out = await sh(line);
       if (raw.startsWith('cluster/workers-up.sh')) {
         // every example endpoint UP on its owner, all three workers running
+        let seen = 'nothing yet';
         await waitFor(
           async () => {
             const all = await Promise.all(ports.map(statusOf));
-            if (all.some((s) => s === null)) return false;
-            const states = new Map(all.flatMap((s) => s!.endpoints.map((e) => [e.name, e.state] as const)));
-            return expected.every((name) => states.get(name) === 'UP');
+            const states = new Map(
+              all.flatMap((s) => s?.endpoints.map((e) => [e.name, e.state] as const) ?? []),
+            );
+            seen = `no status from ${ports.filter((_, i) => all[i] === null).join(', ') || 'none'}; ${expected
+              .map((n) => `${n}: ${states.get(n) ?? 'not owned'}`)
+              .join(', ')}`;
+            return all.every((s) => s !== null) && expected.every((name) => states.get(name) === 'UP');
           },
           { timeoutMs: 75_000, intervalMs: 1000, message: 'every example endpoint UP on the cluster' },
-        );
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}; last seen: ${seen}`);
+        });
       } else if (raw.startsWith('curl -s')) {
         const shown = out.stdout.trim().split('\n').sort();
         expect(shown.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(
