@@ -1,6 +1,6 @@
 import { type ClusterToolOptions, credentialsFromFlags } from '../cluster/etcd/index.js';
 import { UsageError } from '../model/errors.js';
-import { RUN_FLAGS } from './options.js';
+import { clusterFlag, RUN_FLAGS } from './options.js';
 
 /** The flags `status` and `apply` share with `run` to reach the cluster (`--etcd` is required here). */
 export const CLUSTER_FLAGS = Object.fromEntries(
@@ -37,7 +37,7 @@ export function clusterToolOptions(values: Record<string, string | boolean | und
   }
   return {
     endpoints: etcd,
-    cluster: s('cluster') ?? 'default',
+    cluster: clusterFlag(s('cluster') ?? 'default'),
     ...credentials,
   };
 }

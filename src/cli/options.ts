@@ -174,9 +174,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   const cert = s('etcd-cert') ?? null;
   const key = s('etcd-key') ?? null;
   if ((cert === null) !== (key === null)) throw new UsageError('--etcd-cert and --etcd-key go together');
-  const cluster = d('cluster');
-  if (!/^[A-Za-z0-9._-]+$/.test(cluster))
-    throw new UsageError(`--cluster must match [A-Za-z0-9._-]+, got '${cluster}'`);
+  const cluster = clusterFlag(d('cluster'));
   const id = s('id') ?? `${hostname()}-${process.pid}`;
   if (!isValidName(id)) throw new UsageError(`--id must be ${NAME_RULE}, got '${id}'`);
   return {
@@ -202,4 +200,10 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     resultsFile: s('results-file') ?? null,
     logLevel: level,
   };
+}
+
+/** `--cluster`: one rule with the keys it names (model/names.ts), for `run` and the cluster tools. */
+export function clusterFlag(cluster: string): string {
+  if (!isValidName(cluster)) throw new UsageError(`--cluster must be ${NAME_RULE}, got '${cluster}'`);
+  return cluster;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { clusterToolOptions } from '../../src/cli/cluster-flags.js';
 import { envName, parseListen, parseRunOptions, type RunOptions } from '../../src/cli/options.js';
 import { UsageError } from '../../src/model/errors.js';
 
@@ -11,6 +12,16 @@ describe('watcher run options', () => {
     expect(parse([], { WATCHER_MAX_FILE_BYTES: '2MB' }).maxFileBytes).toBe(2_000_000);
     expect(() => parse(['--max-file-bytes', '0'])).toThrow(UsageError);
     expect(() => parse(['--max-file-bytes', 'big'])).toThrow(/--max-file-bytes must be a size/);
+  });
+
+  it('--cluster follows the one name rule of the etcd keys, in run and in the cluster tools', () => {
+    expect(parse(['--cluster', 'prod:eu@1']).cluster).toBe('prod:eu@1');
+    const tool = (cluster: string) => clusterToolOptions({ etcd: 'http://127.0.0.1:1', cluster });
+    expect(tool('prod:eu@1').cluster).toBe('prod:eu@1');
+    for (const bad of ['a/b', '', 'x'.repeat(129)]) {
+      expect(() => parse(['--cluster', bad])).toThrow(UsageError);
+      expect(() => tool(bad)).toThrow(/--cluster must be 1-128 of A-Z a-z 0-9/);
+    }
   });
 
   it('has the spec defaults', () => {
