@@ -4,6 +4,7 @@
  */
 import type { Clock, TimerHandle } from '../../model/clock.js';
 import { cmp, type EtcdRpc, op } from './client.js';
+import type { ClusterContext } from './context.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import type { Keys } from './keys.js';
 import { encode, parseOwner } from './values.js';
@@ -75,4 +76,14 @@ export async function claimTxn(
     if (g.kv?.modRev === observed || (!g.kv && observed === 0)) throw err;
     return null;
   }
+}
+
+/** claimTxn on the context's connection, for this worker under `leaseId`. */
+export function claimAs(
+  ctx: ClusterContext,
+  jsid: string,
+  observed: number,
+  leaseId: string,
+): Promise<number | null> {
+  return claimTxn(ctx.rpc(), ctx.keys, ctx.me, ctx.clock, jsid, observed, leaseId);
 }

@@ -8,7 +8,7 @@
  * emitter of its own; the coordinator subscribes to its events in its wiring.
  */
 import { backoffDelay } from '../../model/backoff.js';
-import type { Clock } from '../../model/clock.js';
+import type { Clock, TimerHandle } from '../../model/clock.js';
 import type { Logger } from '../../model/logger.js';
 import type { EtcdRpc } from './client.js';
 import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
@@ -65,6 +65,18 @@ export class ClusterContext {
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+
+  /** Runs `work` for at most `ms` (then gives up waiting); a failure is logged with `failed`, never thrown. */
+  async bounded(ms: number, failed: string, work: () => Promise<void>): Promise<void> {
+    let timer: TimerHandle | null = null;
+    await Promise.race([
+      work().catch((err: unknown) => this.log.warn({ err: describeError(err) }, failed)),
+      new Promise<void>((resolve) => {
+        timer = this.clock.setTimeout(resolve, ms);
+      }),
+    ]);
+    if (timer) this.clock.clearTimeout(timer);
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * The etcd Coordinator: one worker's view of who owns which jobset (docs/CLUSTER.md). It keeps
  * the phase machine (new → starting → running ⇄ recovering → stopping → stopped) and wires the
- * pieces, which share a ClusterContext and send events up:
+ * pieces (built by cluster-pieces.ts), which share a ClusterContext and send events up:
  *
  *   SessionKeeper (lease, recovery) · Registration (workers/<id>) · MirrorSync (list + watch)
- *   · OwnedJobsets (react, claim, handover, release, reclaim) · AdminElection (+ AdminDuties)
- *   · JobView (what the engine runs) · LoadState (lag, shedding) · PeerWatch · AlertStateStore.
+ *   · OwnedJobsets (react; Claimer, GiveAway, PartitionRecovery) · AdminRole (AdminElection +
+ *   AdminDuties) · JobView (what the engine runs) · LoadState (lag, shedding) · PeerDeaths
+ *   · AlertStateStore · ClusterGauges (metrics, scaling signals).
  *
  * Decisions are level-triggered: after every batch of watch events `react()` compares what this
  * worker holds with what the mirror says and acts. Every write that concerns a jobset compares the
@@ -14,33 +15,21 @@
  */
 import type { ConfigSnapshot } from '../../config/types.js';
 import type { AlertState } from '../../model/alert.js';
-import { type Clock, systemClock, type TimerHandle } from '../../model/clock.js';
 import type { ClusterStatus, Coordinator, HealthIdentity, JobLag, OwnedJob } from '../coordinator.js';
-import { AdminRole } from './admin-role.js';
-import { AlertStateStore } from './alert-states.js';
 import { connectEtcd, type EtcdRpc } from './client.js';
-import { EtcdConfirmer, type EtcdConfirmerDeps } from './confirm.js';
-import { ClusterContext, Emitter, type Phase } from './context.js';
+import { buildPieces, type ClusterPieces } from './cluster-pieces.js';
+import type { EtcdConfirmer, EtcdConfirmerDeps } from './confirm.js';
+import { confirmerFor } from './confirm-wiring.js';
+import { type ClusterContext, Emitter, type Phase } from './context.js';
 import { ClusterError, ClusterErrorCode, describeError } from './errors.js';
-import { JobView } from './job-view.js';
-import { Keys } from './keys.js';
-import { LoadState } from './load-state.js';
-import { Mirror, type MirrorChange } from './mirror.js';
-import { MirrorSync } from './mirror-sync.js';
-import {
-  type CoordinatorEvents,
-  type CoordinatorTuning,
-  checkOptions,
-  checkTuning,
-  type EtcdCoordinatorOptions,
-  type ScalingSignals,
+import type { MirrorChange } from './mirror.js';
+import type {
+  CoordinatorEvents,
+  CoordinatorTuning,
+  EtcdCoordinatorOptions,
+  ScalingSignals,
 } from './options.js';
-import { OwnedJobsets } from './owned-jobsets.js';
-import { PeerDeaths } from './peer-release.js';
-import { Registration, workerRecord } from './registration.js';
 import type { Session } from './session.js';
-import { SessionKeeper } from './session-keeper.js';
-import { sameSignals, scalingSignals } from './signals.js';
 import { statusFromMirror } from './tools.js';
 
 /** the test helpers' import path */
@@ -55,89 +44,61 @@ export class EtcdCoordinator implements Coordinator {
   private readonly startedAt: number;
   private readonly events: Emitter<CoordinatorEvents>;
 
-  private readonly mirror: Mirror;
-  private readonly keeper: SessionKeeper;
-  private readonly registration: Registration;
-  private readonly sync: MirrorSync;
-  private readonly load: LoadState;
-  private readonly jobsets: OwnedJobsets;
-  private readonly view: JobView;
-  private readonly admin: AdminRole;
-  private readonly alertStates: AlertStateStore;
-  private readonly peers: PeerDeaths;
-  private signals: ScalingSignals = { jobsWaiting: 0, spareCapacity: 0, workersNeeded: 0 };
+  private readonly p: ClusterPieces;
   private reactQueued = false;
   private stopPromise: Promise<void> | null = null;
 
   constructor(private readonly opts: EtcdCoordinatorOptions) {
-    const keys = new Keys(opts.cluster);
-    checkOptions(opts);
+    this.p = buildPieces(opts);
+    this.ctx = this.p.ctx;
+    this.tuning = this.ctx.tuning;
     this.me = opts.workerId;
-    const clock: Clock = opts.clock ?? systemClock;
-    this.tuning = checkTuning(opts.tuning);
-    const ctx = new ClusterContext(keys, clock, opts.logger, this.me, this.tuning);
-    this.ctx = ctx;
-    this.events = new Emitter(ctx.log);
-    this.startedAt = clock.now();
-    this.mirror = new Mirror(keys, clock, ctx.log);
-    this.keeper = new SessionKeeper(ctx, opts.leaseTtlSec);
-    this.registration = new Registration(ctx, opts.cluster, (leaseId) => this.workerValue(leaseId));
-    this.sync = new MirrorSync(ctx, this.mirror);
-    this.load = new LoadState(ctx);
-    this.view = new JobView(this.mirror, opts.normalize, ctx.log, () => clock.now());
-    this.admin = new AdminRole(ctx, this.mirror, opts.metrics, opts.desired);
-    this.peers = new PeerDeaths(ctx, this.mirror, opts.peerWatch);
-    this.alertStates = new AlertStateStore(ctx, {
-      jobsetOf: (name) => this.view.jobsetOf(name),
-      ownerToken: (jsid) => this.jobsets.owned.get(jsid)?.token,
-      jobsetHasJob: (jsid, name) => !!this.mirror.jobsets.get(jsid)?.value.jobs[name],
-    });
-    this.jobsets = new OwnedJobsets(ctx, this.mirror, this.load, this.alertStates, opts);
+    this.startedAt = this.p.startedAt;
+    this.events = new Emitter(this.ctx.log);
     this.wire();
   }
 
   /** Events of the pieces → the phase machine, the engine's view, metrics and the app's events. */
   private wire(): void {
     const m = this.opts.metrics;
-    this.peers.events.on('peerDeath', (e) => {
+    const { peers, keeper, sync, jobsets, registration, load, admin, gauges } = this.p;
+    peers.events.on('peerDeath', (e) => {
       m.peerRevocations?.inc();
       this.events.emit('peerDeath', e);
     });
-    this.keeper.events.on('retrying', () => m.etcdUp.set(0));
-    this.keeper.events.on('renewed', () => {
+    keeper.events.on('retrying', () => m.etcdUp.set(0));
+    keeper.events.on('renewed', () => {
       if (this.phase === 'running') m.etcdUp.set(1);
     });
-    this.keeper.events.on('unreachable', (err) => {
+    keeper.events.on('unreachable', (err) => {
       m.etcdUp.set(0);
       this.events.emit('partition', { state: 'unreachable', reason: describeError(err) });
     });
-    this.keeper.events.on('lost', (session, reason) => this.enterRecovery(session, reason));
-    this.keeper.events.on('problem', (err) => {
+    keeper.events.on('lost', (session, reason) => this.enterRecovery(session, reason));
+    keeper.events.on('problem', (err) => {
       this.events.emit('problem', err);
-      this.jobsets.dropAll();
+      jobsets.dropAll();
     });
-    this.keeper.events.on('recovered', (session) => this.recovered(session));
-    this.sync.events.on('change', (change) => this.onMirrorChange(change));
-    this.jobsets.events.on('ownership', (change) => this.events.emit('ownership', change));
-    this.jobsets.events.on('jobs', () => this.emitJobs());
-    this.jobsets.events.on('react', () => this.scheduleReact());
-    this.jobsets.events.on('publish', () => this.registration.soon());
-    this.jobsets.events.on('claim', (outcome) => m.claimsTotal.inc({ outcome }));
-    this.load.events.on('lag', () => this.registration.schedule());
-    this.load.events.on('changed', () => {
-      this.registration.soon();
+    keeper.events.on('recovered', (session) => this.recovered(session));
+    sync.events.on('change', (change) => this.onMirrorChange(change));
+    jobsets.events.on('ownership', (change) => this.events.emit('ownership', change));
+    jobsets.events.on('jobs', () => this.emitJobs());
+    jobsets.events.on('react', () => this.scheduleReact());
+    jobsets.events.on('publish', () => registration.soon());
+    jobsets.events.on('claim', (outcome) => m.claimsTotal.inc({ outcome }));
+    load.events.on('lag', () => registration.schedule());
+    load.events.on('changed', () => {
+      registration.soon();
       this.scheduleReact();
     });
-    this.load.events.on('startedShedding', () => this.jobsets.clearBackupTimers());
-    this.load.events.on(
-      'shed',
-      (target, ownRate, slope) => void this.jobsets.shedDownTo(target, ownRate, slope),
-    );
-    this.admin.events.on('admin', (isAdmin) => this.events.emit('admin', isAdmin));
-    this.admin.events.on('scaling', (e) => this.events.emit('scaling', e));
+    load.events.on('startedShedding', () => jobsets.clearBackupTimers());
+    load.events.on('shed', (target, ownRate, slope) => void jobsets.shedDownTo(target, ownRate, slope));
+    admin.events.on('admin', (isAdmin) => this.events.emit('admin', isAdmin));
+    admin.events.on('scaling', (e) => this.events.emit('scaling', e));
     this.ctx.writes.events.on('counted', (cause) => m.etcdWriteErrors?.inc({ cause }));
     this.ctx.writes.events.on('writes', (e) => this.events.emit('writes', e));
-    this.admin.events.on('react', () => this.scheduleReact());
+    admin.events.on('react', () => this.scheduleReact());
+    gauges.events.on('signals', (s) => this.events.emit('signals', s));
   }
 
   // ------------------------------------------------------------------ state (also read by tests)
@@ -159,11 +120,11 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   private get lastNetOkAt(): number {
-    return this.keeper.lastNetOkAt;
+    return this.p.keeper.lastNetOkAt;
   }
 
   private get lastNetFailureAt(): number {
-    return this.keeper.lastNetFailureAt;
+    return this.p.keeper.lastNetFailureAt;
   }
 
   // ------------------------------------------------------------------ public API
@@ -181,7 +142,7 @@ export class EtcdCoordinator implements Coordinator {
   async start(): Promise<void> {
     if (this.phase !== 'new') throw new ClusterError(ClusterErrorCode.CONFIG, 'coordinator already started');
     this.phase = 'starting';
-    await this.keeper.join(
+    await this.p.keeper.join(
       () =>
         connectEtcd(
           {
@@ -196,33 +157,33 @@ export class EtcdCoordinator implements Coordinator {
       () => this.establish(),
     );
     this.phase = 'running';
-    this.jobsets.graceUntil(this.ctx.clock.now() + this.tuning.joinGraceMs);
+    this.p.jobsets.graceUntil(this.ctx.clock.now() + this.tuning.joinGraceMs);
     this.opts.metrics.etcdUp.set(1);
     // a start slower than the lease (overloaded host): recover instead of running on a dead lease
     if (this.session && !this.session.valid()) this.enterRecovery(this.session, 'deadline');
     this.ctx.log.info(
-      { worker: this.me, lease: this.session?.leaseId, cluster: this.opts.cluster, rev: this.mirror.rev },
+      { worker: this.me, lease: this.session?.leaseId, cluster: this.opts.cluster, rev: this.p.mirror.rev },
       'joined the cluster',
     );
     this.scheduleReact();
   }
 
   onOwnedChange(listener: (jobs: ReadonlyMap<string, OwnedJob>) => void): void {
-    this.view.onChange(listener);
+    this.p.view.onChange(listener);
   }
 
   /** The engine tells how to read the latest slot it has handed on (exact handoff times). */
   setDispatchHorizon(horizon: () => number): void {
-    this.jobsets.setDispatchHorizon(horizon);
+    this.p.jobsets.setDispatchHorizon(horizon);
   }
 
   /** The app calls this with every new config snapshot (used while this worker is admin). */
   setDesired(snapshot: ConfigSnapshot): void {
-    this.admin.setDesired(snapshot);
+    this.p.admin.setDesired(snapshot);
   }
 
   ready(): boolean {
-    return this.phase === 'running' && this.sync.listed && !!this.session?.valid();
+    return this.phase === 'running' && this.p.sync.listed && !!this.session?.valid();
   }
 
   /**
@@ -231,7 +192,7 @@ export class EtcdCoordinator implements Coordinator {
    * except with `--on-partition continue` while etcd is provably unreachable.
    */
   mayRun(): boolean {
-    const continuing = () => this.opts.onPartition === 'continue' && this.keeper.partitionEvidence();
+    const continuing = () => this.opts.onPartition === 'continue' && this.p.keeper.partitionEvidence();
     if (this.phase === 'running') {
       if (this.session?.valid()) return true;
       // found passed before our own timer fired (e.g. just after SIGCONT): recover first
@@ -244,68 +205,52 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   isAdmin(): boolean {
-    return this.admin.isAdmin();
+    return this.p.admin.isAdmin();
   }
 
   loadAlertStates(names: string[]): Promise<Map<string, AlertState>> {
-    return this.alertStates.load(names);
+    return this.p.alertStates.load(names);
   }
 
   saveAlertState(state: AlertState): void {
-    this.alertStates.save(state);
+    this.p.alertStates.save(state);
   }
 
   /** Local faults dominate this worker's results: no claims, shed half per window (LoadState). */
   setLocallyDegraded(degraded: boolean): void {
-    this.load.setLocallyDegraded(degraded);
+    this.p.load.setLocallyDegraded(degraded);
   }
 
   /** Per-job lag from the engine, once a second (LoadState decides about shedding). */
   reportLag(stats: ReadonlyMap<string, JobLag>, completed?: number, lagP99Ms?: number | null): void {
-    const mine = this.jobsets.myLoad();
-    this.load.report(stats, completed, lagP99Ms ?? null, {
+    const mine = this.p.jobsets.myLoad();
+    this.p.load.report(stats, completed, lagP99Ms ?? null, {
       rate: mine.rate,
-      jobsets: this.jobsets.owned.size,
+      jobsets: this.p.jobsets.owned.size,
     });
   }
 
   status(): ClusterStatus {
     const up = this.phase === 'running' && !!this.session?.valid() && !this.session.unreachable();
-    const st = statusFromMirror(this.mirror, this.me, up);
+    const st = statusFromMirror(this.p.mirror, this.me, up);
     const writes = this.ctx.writes.state;
     return writes ? { ...st, etcdWrites: writes } : st;
   }
 
   /** `confirm: 1`: the second-opinion protocol over this coordinator's etcd connection (confirm.ts). */
   createConfirmer(run: EtcdConfirmerDeps['run']): EtcdConfirmer {
-    const { ctx, mirror } = this;
-    return new EtcdConfirmer({
-      rpc: () => ctx.state.rpc,
-      prefix: ctx.keys.prefix,
-      me: this.me,
-      clock: ctx.clock,
-      log: ctx.log,
-      liveWorkers: () => [...mirror.workers.keys()],
-      workerKey: (id) => ctx.keys.worker(id),
-      resolve: (name) => {
-        for (const js of mirror.jobsets.values())
-          if (js.value.jobs[name]) return this.opts.normalize(js.value.jobs[name]);
-        return null;
-      },
-      running: () => this.phase === 'running' && !!this.session?.valid(),
-      run,
-    });
+    return confirmerFor(this.ctx, this.p.mirror, this.opts.normalize, run);
   }
 
   /** `confirm: 1`: moves the jobset of `name` to a worker that can reach it; its id, or null. */
   async moveAway(name: string): Promise<string | null> {
-    const jsid = this.view.jobsetOf(name);
-    return jsid && (await this.jobsets.moveAway(jsid, `cannot reach ${name}`)) ? jsid : null;
+    const jsid = this.p.view.jobsetOf(name);
+    return jsid && (await this.p.jobsets.moveAway(jsid, `cannot reach ${name}`)) ? jsid : null;
   }
 
   /** Jobset ids this worker holds now (diagnostics and tests). */
   ownedJobsets(): string[] {
-    return [...this.jobsets.owned.keys()].sort();
+    return [...this.p.jobsets.owned.keys()].sort();
   }
 
   /** What `/healthz` answers (peers compare it with `workers/<id>`); null without a lease. */
@@ -321,7 +266,7 @@ export class EtcdCoordinator implements Coordinator {
 
   /** The three autoscaling signals as this worker's mirror shows them (the admin sends them to CloudWatch). */
   scalingSignals(): ScalingSignals {
-    return { ...this.signals };
+    return this.p.gauges.current();
   }
 
   async stop(): Promise<void> {
@@ -334,68 +279,45 @@ export class EtcdCoordinator implements Coordinator {
 
   /** Grant a lease, register, list + watch, start the keepalive loop. */
   private async establish(): Promise<void> {
-    const session = await this.keeper.grant();
+    const session = await this.p.keeper.grant();
     this.ctx.state.session = session;
-    await this.registration.register(session);
-    await this.sync.resync();
-    this.keeper.start(session);
-  }
-
-  private workerValue(leaseId: string): string {
-    const load = this.load;
-    return workerRecord({
-      id: this.me,
-      address: this.opts.address,
-      capacity: this.opts.capacity,
-      version: this.opts.version,
-      startedAt: this.startedAt,
-      leaseId,
-      jobs: this.view.jobCount(),
-      jobsets: this.jobsets.owned.size,
-      lagP99Ms: load.lagP99Ms,
-      shedding: load.shedding || load.locallyDegraded,
-      rateCap: load.rateCap,
-      overloaded: load.shedding,
-      overloadedSince: load.overloadedSinceWall(),
-      ownedRate: Math.round(this.jobsets.myLoad().rate * 1000) / 1000,
-      servedRate: load.servedRate,
-      onPartition: this.opts.onPartition,
-      leaseTtlSec: this.opts.leaseTtlSec,
-    });
+    await this.p.registration.register(session);
+    await this.p.sync.resync();
+    this.p.keeper.start(session);
   }
 
   private enterRecovery(session: Session, reason: 'deadline' | 'lost'): void {
     if (this.phase !== 'running' || session !== this.session) return;
     this.phase = 'recovering';
     session.stop();
-    this.sync.close();
-    this.jobsets.clearBackupTimers();
-    this.admin.drop('lease expired');
+    this.p.sync.close();
+    this.p.jobsets.clearBackupTimers();
+    this.p.admin.drop('lease expired');
     this.opts.metrics.etcdUp.set(0);
     this.ctx.log.warn(
-      { reason, jobsets: this.jobsets.owned.size, onPartition: this.opts.onPartition },
+      { reason, jobsets: this.p.jobsets.owned.size, onPartition: this.opts.onPartition },
       reason === 'lost' ? 'lease lost (etcd no longer has it)' : 'lease deadline passed without renewal',
     );
     this.events.emit('partition', { state: 'expired', reason });
-    this.jobsets.suspend(Math.min(this.ctx.clock.now(), session.deadlineAt()));
-    void this.keeper.recover(
+    this.p.jobsets.suspend(Math.min(this.ctx.clock.now(), session.deadlineAt()));
+    void this.p.keeper.recover(
       session,
-      (s) => this.registration.register(s),
+      (s) => this.p.registration.register(s),
       async (s) => {
-        await this.sync.resync();
+        await this.p.sync.resync();
         if ((this.phase as Phase) !== 'recovering') return;
-        await this.jobsets.reconcileAfterRecovery(s);
+        await this.p.jobsets.reconcileAfterRecovery(s);
       },
     );
   }
 
   private recovered(session: Session): void {
     this.phase = 'running';
-    this.keeper.start(session);
+    this.p.keeper.start(session);
     this.opts.metrics.etcdUp.set(1);
-    this.jobsets.graceUntil(this.ctx.clock.now());
+    this.p.jobsets.graceUntil(this.ctx.clock.now());
     this.ctx.log.info(
-      { lease: session.leaseId, jobsets: this.jobsets.owned.size },
+      { lease: session.leaseId, jobsets: this.p.jobsets.owned.size },
       'recovered from partition',
     );
     this.events.emit('partition', { state: 'recovered' });
@@ -405,8 +327,8 @@ export class EtcdCoordinator implements Coordinator {
   // ------------------------------------------------------------------ reacting to the mirror
 
   private onMirrorChange(change: MirrorChange): void {
-    if (change.workers || change.resync) this.peers.update();
-    this.admin.onMirror(change);
+    if (change.workers || change.resync) this.p.peers.update();
+    this.p.admin.onMirror(change);
     this.scheduleReact();
   }
 
@@ -425,30 +347,22 @@ export class EtcdCoordinator implements Coordinator {
 
   private react(): void {
     if (this.phase !== 'running' || !this.session) return;
-    this.jobsets.react(this.session.leaseId);
+    this.p.jobsets.react(this.session.leaseId);
     this.emitJobs();
-    this.admin.observe();
-    this.jobsets.evaluateFree();
+    this.p.admin.observe();
+    this.p.jobsets.evaluateFree();
     this.updateMetrics();
-    this.registration.schedule();
+    this.p.registration.schedule();
   }
 
   // ------------------------------------------------------------------ the engine's view, metrics
 
   private emitJobs(): void {
-    if (this.view.update(this.jobsets.owned)) this.updateMetrics();
+    if (this.p.view.update(this.p.jobsets.owned)) this.updateMetrics();
   }
 
   private updateMetrics(): void {
-    const m = this.opts.metrics;
-    m.jobsOwned.set(this.view.current().size);
-    m.jobsetsOwned.set(this.jobsets.owned.size);
-    const prev = this.signals;
-    this.signals = scalingSignals(this.mirror);
-    if (!sameSignals(prev, this.signals)) this.events.emit('signals', { ...this.signals });
-    m.jobsWaiting.set(this.signals.jobsWaiting);
-    m.spareCapacity.set(this.signals.spareCapacity);
-    m.workersNeeded.set(this.signals.workersNeeded);
+    this.p.gauges.update(this.p.view.current().size, this.p.jobsets.owned.size);
   }
 
   // ------------------------------------------------------------------ stop
@@ -456,44 +370,30 @@ export class EtcdCoordinator implements Coordinator {
   private async doStop(): Promise<void> {
     const prev = this.phase;
     this.phase = 'stopping';
-    this.peers.stop();
-    this.sync.cancelTimer();
-    this.jobsets.cancelTimers();
-    this.registration.cancel();
-    this.alertStates.cancelTimer();
-    const adminToken = this.admin.stopDuties();
+    this.p.peers.stop();
+    this.p.sync.cancelTimer();
+    this.p.jobsets.cancelTimers();
+    this.p.registration.cancel();
+    this.p.alertStates.cancelTimer();
+    const adminToken = this.p.admin.stopDuties();
     const session = this.session;
     session?.stop();
-    const held = new Map(this.jobsets.owned);
-    // Stop running before handing back: the next owner catches up from the release time.
-    this.jobsets.owned.clear();
+    const held = new Map(this.p.jobsets.owned);
+    this.p.jobsets.owned.clear();
     this.emitJobs();
-    const work = async (): Promise<void> => {
+    // Stop running before handing back: the next owner catches up from the release time.
+    await this.ctx.bounded(this.tuning.stopTimeoutMs, 'graceful release incomplete', async () => {
       const rpc = this.rpc;
       if (!rpc || !session || prev !== 'running') return;
-      if (held.size > 0) await this.jobsets.release(held);
-      if (adminToken !== null) await this.admin.resign(adminToken);
+      if (held.size > 0) await this.p.jobsets.release(held);
+      if (adminToken !== null) await this.p.admin.resign(adminToken);
       await rpc.leaseRevoke(session.leaseId);
-    };
-    let timer: TimerHandle | null = null;
-    await Promise.race([
-      work().catch((err: unknown) =>
-        this.ctx.log.warn({ err: describeError(err) }, 'graceful release incomplete'),
-      ),
-      new Promise<void>((resolve) => {
-        timer = this.ctx.clock.setTimeout(resolve, this.tuning.stopTimeoutMs);
-      }),
-    ]);
-    if (timer) this.ctx.clock.clearTimeout(timer);
-    this.sync.close();
+    });
+    this.p.sync.close();
     this.rpc?.close();
-    this.admin.clear();
+    this.p.admin.clear();
     this.phase = 'stopped';
-    const m = this.opts.metrics;
-    m.etcdUp.set(0);
-    m.isAdmin.set(0);
-    m.jobsOwned.set(0);
-    m.jobsetsOwned.set(0);
+    this.p.gauges.stopped();
     this.ctx.log.info({ released: held.size }, 'left the cluster');
   }
 }
