@@ -8,8 +8,10 @@ import { Counter } from 'prom-client';
 import { type ClusterHooks, wireClusterEvents } from './app/cluster-events.js';
 import { ConfigProblemReport } from './app/config-report.js';
 import { engineHealth, warnFdShortage } from './app/health.js';
-import type { AppOptions } from './app/options.js';
-import { openResultsFile } from './app/results-file.js';
+import { JobSecrets } from './app/job-secrets.js';
+import { type AppOptions, coalesceMsFrom } from './app/options.js';
+import { announceClockStep, announceLocalFaults } from './app/own-faults.js';
+import { openResultsFile, resultsFileHealth } from './app/results-file.js';
 import { planInflight, readFdLimit } from './checks/fd-budget.js';
 import { CheckPool } from './checks/index.js';
 import type { ClusterStatus, Coordinator, HealthIdentity } from './cluster/coordinator.js';
@@ -51,8 +53,7 @@ const STOP_GRACE_MS = 10_000;
 export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promise<App> {
   const clock = systemClock;
   const secrets = createSecretRegistry();
-  /** cluster: the `${VAR}` values of each job definition from etcd, by endpoint name */
-  const jobSecrets = new Map<string, Set<string>>();
+  const jobSecrets = new JobSecrets(secrets, env);
   secrets.add(opts.etcdPassword);
   secrets.add(opts.httpToken);
   const logger = createLogger({ level: opts.logLevel, secrets, bindings: { worker: opts.id } });
@@ -101,14 +102,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
         health: {
           ...engineHealth(engine),
           degraded: localFaults?.degraded ?? false,
-          results_file: resultsFile
-            ? {
-                path: resultsFile.path,
-                ok: resultsFile.error === null,
-                error: resultsFile.error?.code ?? null,
-                dropped: resultsFile.droppedLines,
-              }
-            : null,
+          results_file: resultsFileHealth(resultsFile),
         },
         cluster: coordinator ? { ...coordinator.status(), commands: controls?.active() ?? [] } : null,
         config: snapshot ? { files: snapshot.files, problems: snapshot.problems } : null,
@@ -182,8 +176,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       onPartition: opts.onPartition,
       normalize: (raw) => {
         const out = normalizeEndpoint(raw, env);
-        // its `${VAR}` values are this worker's secrets while it owns the job (redacted in logs)
-        jobSecrets.set(raw.name, secretsOf(raw, env));
+        jobSecrets.remember(raw);
         if ('endpoint' in out) return out.endpoint;
         logger.error(
           { endpoint: raw.name, problems: out.problems },
@@ -246,20 +239,15 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
   await pool.started();
   if (opts.resultsFile) resultsFile = openResultsFile(opts.resultsFile, { clock, metrics, logger, announce });
   const coord = coordinator;
+  const ownFaults = {
+    workerId: opts.id,
+    logger,
+    announce,
+    publish: (type: 'worker', data: Record<string, unknown>) => events.publish(type, data),
+  };
   localFaults = new LocalFaultMonitor({
     clock,
-    onEpisode: (e) => {
-      const message = e.degraded
-        ? `worker ${opts.id} cannot carry out some checks (local: ${e.code}): a fault of this worker, not of the targets; their alert states are left as they are`
-        : `worker ${opts.id} carries out its checks again (${e.count} local errors over ${Math.round(e.durationMs / 1000)} s)`;
-      if (e.degraded) logger.error({ code: e.code }, message);
-      else logger.info({ code: e.code, count: e.count }, message);
-      announce(e.degraded ? 'worker_degraded' : 'worker_recovered', message, {
-        code: e.code,
-        count: e.count,
-      });
-      events.publish('worker', { id: opts.id, degraded: e.degraded, code: e.code });
-    },
+    onEpisode: announceLocalFaults(ownFaults),
     onDominated: (d) => coord.setLocallyDegraded(d),
   });
   const engineLog = logger.child({ module: 'engine' });
@@ -293,13 +281,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       publish: (type, data) => events.publish(type, data),
       pending: () => engine?.pendingChecks() ?? 0,
     }),
-    onClockStep: (stepMs) => {
-      const size = `${stepMs < 0 ? '-' : '+'}${(Math.abs(stepMs) / 1000).toFixed(1)} s`;
-      const message = `wall clock of ${opts.id} stepped ${size}; the schedule was re-planned for the new time (timers and leases run on the monotonic clock)`;
-      logger.warn({ stepMs }, message);
-      announce('clock_step', message, { step_ms: stepMs });
-      events.publish('worker', { id: opts.id, clockStepMs: stepMs });
-    },
+    onClockStep: announceClockStep(ownFaults),
   });
   engine.start();
   coordinator.onOwnedChange((owned) => {
@@ -309,13 +291,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       sinks.configure(ownedEndpoints, snapshot?.self ?? []);
       warnFdShortage(ownedEndpoints, inflight, opts.threads, logger);
     }
-    if (opts.etcd) {
-      for (const name of jobSecrets.keys()) if (!owned.has(name)) jobSecrets.delete(name);
-      secrets.set(
-        [...jobSecrets.values()].flatMap((v) => [...v]),
-        'jobs',
-      );
-    }
+    if (opts.etcd) jobSecrets.retain(owned);
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
     metrics.retainEndpoints(new Set(owned.keys()));
@@ -423,8 +399,3 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
 }
 
 export type { ClusterStatus };
-
-/** `WATCHER_COALESCE_MS` (benchmarks only): a whole number of ms, else the default of 20. */
-function coalesceMsFrom(v: string | undefined): number {
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : 20;
-}

@@ -26,3 +26,8 @@ export interface AppOptions {
   resultsFile: string | null;
   logLevel: string;
 }
+
+/** `WATCHER_COALESCE_MS` (benchmarks only): a whole number of ms, else the default of 20. */
+export function coalesceMsFrom(v: string | undefined): number {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : 20;
+}

@@ -30,3 +30,12 @@ export function openResultsFile(
     },
   });
 }
+
+/** The results file in the health section of the status document (null without one). */
+export function resultsFileHealth(
+  f: ResultsFile | null,
+): { path: string; ok: boolean; error: string | null; dropped: number } | null {
+  return f
+    ? { path: f.path, ok: f.error === null, error: f.error?.code ?? null, dropped: f.droppedLines }
+    : null;
+}
