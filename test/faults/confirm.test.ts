@@ -125,6 +125,32 @@ async function stateAt(id: string, name: string): Promise<string | undefined> {
   return doc.endpoints.find((e) => e.name === name)?.state;
 }
 
+/**
+ * Ownership quiet: no planned move in etcd and the owners of both endpoints unchanged for
+ * `quietMs`. Right after the workers joined, the admin still spreads the jobsets: a move then
+ * would look like the confirmation's move away.
+ */
+async function waitQuiet(quietMs = 3000): Promise<void> {
+  let sig = '';
+  let since = 0;
+  await waitFor(
+    async () => {
+      const moves = await client.getAll().prefix('/watcher/default/moves/').count();
+      const next = `${await ownerOf(A)}|${await ownerOf(OFF)}`;
+      if (moves > 0 || next.includes('null')) {
+        sig = '';
+        return false;
+      }
+      if (next !== sig) {
+        sig = next;
+        since = Date.now();
+      }
+      return Date.now() - since >= quietMs;
+    },
+    { timeoutMs: 30_000, intervalMs: 200, message: 'ownership quiet (no move, same owners)' },
+  );
+}
+
 const allLogs = () => [...workers.values()].flatMap((p) => p.logs());
 const downLogs = (name: string) => allLogs().filter((r) => r.msg === 'endpoint DOWN' && r.endpoint === name);
 const selfEvents = (kind: string) => allLogs().filter((r) => r.msg === 'self event' && r.kind === kind);
@@ -135,11 +161,18 @@ describe('confirm: 1 (second opinion before DOWN)', () => {
       const owner = await ownerOf(A);
       return owner && (await stateAt(owner, A)) === 'UP' ? owner : null;
     };
+    await waitQuiet();
     const cutWorker = await waitFor(upEverywhere, { timeoutMs: 20_000, message: `${A} owned and UP` });
-    await waitFor(async () => (await ownerOf(OFF)) !== null, { timeoutMs: 10_000, message: `${OFF} owned` });
     const putsBefore = verifyPuts.length;
     await proxies.get(cutWorker)!.cut('refuse');
+    try {
+      await cutRouteOf(cutWorker, putsBefore);
+    } finally {
+      await proxies.get(cutWorker)!.heal();
+    }
+  }, 90_000);
 
+  async function cutRouteOf(cutWorker: string, putsBefore: number): Promise<void> {
     const moved = await waitFor(
       async () => {
         const o = await ownerOf(A);
@@ -173,8 +206,7 @@ describe('confirm: 1 (second opinion before DOWN)', () => {
       message: `${A} stays UP`,
     });
     expect(downLogs(A)).toEqual([]);
-    await proxies.get(cutWorker)!.heal();
-  }, 90_000);
+  }
 
   it('a real outage (target failing for everybody) goes DOWN within failure_threshold + one round', async () => {
     const owner = (await ownerOf(A))!;
