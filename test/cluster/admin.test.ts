@@ -427,6 +427,9 @@ describe('AdminDuties: moves', () => {
       expect(none?.target).toBe('Create');
       expect(Number(none?.create_revision)).toBe(0);
     }
+    // nothing more is planned while those moves are pending (the loads have not changed yet)
+    await s.elapse(2100);
+    expect(movesIn(s)).toHaveLength(2);
     // the owner hands over (move deleted, owner w2): balanced, nothing more is planned
     for (const m of moves) {
       s.etcd.del(s.keys.move(m.id));
@@ -436,6 +439,35 @@ describe('AdminDuties: moves', () => {
     await s.elapse(3000);
     expect(movesIn(s)).toHaveLength(0);
     expect(s.etcd.txns.length).toBe(count);
+  });
+
+  it('does not move a jobset back during the cooldown, and looks again when it ends in a quiet cluster', async () => {
+    const s = await setup({ rebalance: true, moveCooldownMs: 5000 });
+    s.etcd.put(s.keys.worker('w1'), worker('w1'), '11');
+    s.etcd.put(s.keys.worker('w2'), worker('w2'), '12');
+    for (const id of ['js1', 'js2']) {
+      s.etcd.put(s.keys.jobset(id), { v: 1, jobs: { [`${id}-a`]: raw(`${id}-a`) }, rate: 1 });
+      s.etcd.put(s.keys.owner(id), { owner: 'w1', since: 1 }, '11');
+    }
+    s.duties.start();
+    await s.elapse(1100);
+    const [first] = movesIn(s);
+    expect(first).toMatchObject({ to: 'w2' });
+    const moved = first!.id;
+    s.etcd.del(s.keys.move(moved));
+    s.etcd.put(s.keys.owner(moved), { owner: 'w2', since: 2, from: 'w1' }, '12');
+    // w2 takes on more: 1 vs 3 checks/s; only the jobset that just came from w1 would fit the gap
+    s.etcd.put(s.keys.jobset('js3'), { v: 1, jobs: { b: raw('b') }, rate: 2 });
+    s.etcd.put(s.keys.owner('js3'), { owner: 'w2', since: 2 }, '12');
+    await s.elapse(3000);
+    expect(movesIn(s)).toHaveLength(0);
+    // the cooldown ends: nothing else changes, yet the admin looks again and moves it back
+    const movedAt = (first as unknown as { at: number }).at;
+    expect(movedAt + 5000 - s.clock.now()).toBeGreaterThan(500);
+    await s.elapse(movedAt + 5000 - s.clock.now() - 100);
+    expect(movesIn(s)).toHaveLength(0);
+    await s.elapse(200);
+    expect(movesIn(s)).toEqual([expect.objectContaining({ id: moved, to: 'w1' })]);
   });
 
   it('plans no move while a claimable jobset waits', async () => {
@@ -467,6 +499,21 @@ describe('AdminDuties: moves', () => {
     await s.elapse(1100);
     expect(movesIn(s)).toHaveLength(0);
     expect(s.fenced).toHaveLength(1);
+  });
+
+  it('housekeeps at most once per rebalance interval however often the mirror changes', async () => {
+    const s = await setup();
+    s.duties.start();
+    await s.elapse(1000);
+    const cleanups = () =>
+      s.writes().filter((t) => opKeys(t.success).includes(s.keys.owner('orphan'))).length;
+    // an owner key without a jobset every 100 ms: each round deletes it, one write per round
+    for (let i = 0; i < 50; i++) {
+      s.etcd.put(s.keys.owner('orphan'), { owner: 'w1', since: 1 }, '11');
+      await s.elapse(100);
+    }
+    expect(cleanups()).toBeGreaterThanOrEqual(4);
+    expect(cleanups()).toBeLessThanOrEqual(6);
   });
 
   it('deletes stale moves and owner keys without a jobset, fenced', async () => {
