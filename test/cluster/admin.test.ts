@@ -516,6 +516,16 @@ describe('AdminDuties: moves', () => {
     expect(cleanups()).toBeLessThanOrEqual(6);
   });
 
+  it('a wall clock stepped back an hour does not stall housekeeping (its schedule is monotonic)', async () => {
+    const s = await setup();
+    s.duties.start();
+    await s.elapse(1100);
+    s.clock.stepWall(-3_600_000);
+    s.etcd.put(s.keys.owner('orphan'), { owner: 'w1', since: 1 }, '11');
+    await s.elapse(5000);
+    expect(s.etcd.kvs.has(s.keys.owner('orphan'))).toBe(false);
+  });
+
   it('deletes stale moves and owner keys without a jobset, fenced', async () => {
     const s = await setup();
     const revs = await unbalanced(s);

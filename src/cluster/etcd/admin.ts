@@ -32,7 +32,7 @@ export class AdminDuties {
   private reconciling = false;
   private reconcileAgain = false;
   private housekeeping = false;
-  private lastHouseAt = 0;
+  private lastHouseAt = Number.NEGATIVE_INFINITY;
   /** consecutive failed reconciles (the retry backs off) */
   private reconcileFailures = 0;
   /** cause of the current write-refusal episode */
@@ -90,7 +90,8 @@ export class AdminDuties {
   /** Runs housekeeping in `ms` (at most once per rebalance interval); an earlier request wins. */
   private scheduleHousekeeping(ms: number): void {
     if (this.stopped) return;
-    const now = this.c.clock.now();
+    // monotonic: a wall clock stepped back must not hold housekeeping for the size of the step
+    const now = this.c.clock.monotonic();
     const wait = Math.max(ms, this.lastHouseAt + this.c.tuning.rebalanceIntervalMs - now);
     if (this.houseTimer) {
       if (this.houseDueAt <= now + wait) return;
@@ -205,7 +206,7 @@ export class AdminDuties {
       return;
     }
     this.housekeeping = true;
-    this.lastHouseAt = this.c.clock.now();
+    this.lastHouseAt = this.c.clock.monotonic();
     try {
       await this.moves.cleanup();
       await this.scaling.check();
