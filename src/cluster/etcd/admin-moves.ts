@@ -10,7 +10,8 @@ import type { AdminWriter } from './admin-writer.js';
 import { type Op, op } from './client.js';
 import type { Keys } from './keys.js';
 import type { Mirror } from './mirror.js';
-import { type Candidate, hasRoom, type OwnedJobset, planMoves } from './plan.js';
+import { workerCandidates } from './ownership.js';
+import { hasRoom, type OwnedJobset, planMoves } from './plan.js';
 import { encode } from './values.js';
 
 /** Deletes of moves that no longer apply (owner changed, worker gone...) and of owner keys without a jobset. */
@@ -55,19 +56,7 @@ export class Rebalancer {
   async rebalance(): Promise<number | null> {
     const { mirror } = this.c;
     if (mirror.moves.size > 0) return null;
-    const loads = mirror.loads();
-    const candidates: Candidate[] = [];
-    for (const [id, w] of mirror.workers) {
-      const l = loads.get(id) ?? { jobs: 0, jobsets: 0, rate: 0 };
-      candidates.push({
-        id,
-        capacity: w.value.capacity,
-        jobs: l.jobs,
-        rate: l.rate,
-        shedding: w.value.shedding,
-        rateCap: w.value.rateCap,
-      });
-    }
+    const candidates = workerCandidates(mirror);
     // Abandoned work is claimed first; move only once nothing claimable waits.
     for (const js of mirror.freeJobsets()) {
       if (candidates.some((c) => !c.shedding && hasRoom(c, js.count, js.value.rate))) return null;

@@ -60,10 +60,15 @@ export function loadOf(mirror: Mirror, jsids: Iterable<string>): { jobs: number;
 
 /** Every live worker except `me` as a claim-plan candidate, with its load per the mirror. */
 export function otherCandidates(mirror: Mirror, me: string): Candidate[] {
+  return workerCandidates(mirror, me);
+}
+
+/** Every live worker (but `except`) as a plan candidate, with its load per the mirror. */
+export function workerCandidates(mirror: Mirror, except: string | null = null): Candidate[] {
   const loads = mirror.loads();
   const out: Candidate[] = [];
   for (const [id, w] of mirror.workers) {
-    if (id === me) continue;
+    if (id === except) continue;
     const l = loads.get(id) ?? { jobs: 0, rate: 0 };
     out.push({
       id,
