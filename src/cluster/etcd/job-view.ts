@@ -20,10 +20,19 @@ export class JobView {
   private readonly jobInfo = new Map<string, CatchUp>();
   private readonly jobsetOfJob = new Map<string, string>();
   private readonly normCache = new Map<string, { json: string; ep: Endpoint | null }>();
-  /** normalised jobs of each owned jobset, by the jobset value's revision */
+  /**
+   * Per owned jobset: its jobs normalised (by the jobset value's revision) and handed on (by the
+   * Ownership record). A claim burst wins jobsets one reply at a time; rebuilding only what changed
+   * keeps each update O(jobsets) + O(jobs of the changed ones) instead of O(all owned jobs).
+   */
   private readonly jobsetCache = new Map<
     string,
-    { modRev: number; entries: Array<{ name: string; ep: Endpoint | null }> }
+    {
+      modRev: number;
+      own: Ownership;
+      entries: Array<{ name: string; ep: Endpoint | null }>;
+      jobs: Array<[string, OwnedJob]>;
+    }
   >();
 
   constructor(
@@ -56,21 +65,25 @@ export class JobView {
   /** Recomputes the jobs of `owned`; true (and the listeners told) when they changed. */
   update(owned: Map<string, Ownership>): boolean {
     const now = this.now();
-    const next = new Map<string, OwnedJob>();
-    this.jobsetOfJob.clear();
+    let touched = false;
     for (const [jsid, o] of owned) {
       const js = this.mirror.jobsets.get(jsid);
-      if (!js) continue;
-      let cached = this.jobsetCache.get(jsid);
-      if (!cached || cached.modRev !== js.modRev) {
-        cached = {
-          modRev: js.modRev,
-          entries: Object.values(js.value.jobs).map((raw) => ({ name: raw.name, ep: this.normalized(raw) })),
-        };
-        this.jobsetCache.set(jsid, cached);
+      const cached = this.jobsetCache.get(jsid);
+      if (!js) {
+        if (cached) {
+          this.jobsetCache.delete(jsid);
+          touched = true;
+        }
+        continue;
       }
-      for (const { name, ep } of cached.entries) {
-        this.jobsetOfJob.set(name, jsid);
+      if (cached && cached.modRev === js.modRev && cached.own === o) continue;
+      touched = true;
+      const entries =
+        cached && cached.modRev === js.modRev
+          ? cached.entries
+          : Object.values(js.value.jobs).map((raw) => ({ name: raw.name, ep: this.normalized(raw) }));
+      const jobs: Array<[string, OwnedJob]> = [];
+      for (const { name, ep } of entries) {
         if (!ep) continue;
         let info = this.jobInfo.get(name);
         if (!info) {
@@ -79,14 +92,26 @@ export class JobView {
             : { takenOver: o.takenOver, dueSince: o.dueSince };
           this.jobInfo.set(name, info);
         }
-        next.set(name, { endpoint: ep, takenOver: info.takenOver, dueSince: info.dueSince });
+        jobs.push([name, { endpoint: ep, takenOver: info.takenOver, dueSince: info.dueSince }]);
       }
       o.announced = true;
+      this.jobsetCache.set(jsid, { modRev: js.modRev, own: o, entries, jobs });
     }
-    for (const name of [...this.jobInfo.keys()]) if (!next.has(name)) this.jobInfo.delete(name);
-    for (const name of [...this.normCache.keys()])
-      if (!this.jobsetOfJob.has(name)) this.normCache.delete(name);
-    for (const id of [...this.jobsetCache.keys()]) if (!owned.has(id)) this.jobsetCache.delete(id);
+    for (const id of this.jobsetCache.keys()) {
+      if (!owned.has(id)) {
+        this.jobsetCache.delete(id);
+        touched = true;
+      }
+    }
+    if (!touched) return false;
+    const next = new Map<string, OwnedJob>();
+    this.jobsetOfJob.clear();
+    for (const [jsid, c] of this.jobsetCache) {
+      for (const { name } of c.entries) this.jobsetOfJob.set(name, jsid);
+      for (const [name, job] of c.jobs) next.set(name, job);
+    }
+    for (const name of this.jobInfo.keys()) if (!next.has(name)) this.jobInfo.delete(name);
+    for (const name of this.normCache.keys()) if (!this.jobsetOfJob.has(name)) this.normCache.delete(name);
     if (sameJobs(this.emitted, next)) return false;
     this.emitted = next;
     for (const l of this.listeners) {
