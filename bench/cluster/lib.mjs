@@ -3,7 +3,7 @@
  * request and byte counters (its /metrics), ownership as etcd holds it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,6 +156,8 @@ export async function spawnWorker({
   threads = 1,
   env = {},
   extra = [],
+  logLevel = 'warn',
+  logFile = null,
 }) {
   const port = await freePort();
   const args = [
@@ -163,17 +165,20 @@ export async function spawnWorker({
     'run',
     ...['--etcd', etcd, '--cluster', cluster, '--id', id, '--endpoints-dir', endpointsDir],
     ...['--listen', `127.0.0.1:${port}`, '--lease-ttl', String(leaseTtl), '--threads', String(threads)],
-    ...['--log-level', 'warn', ...extra],
+    ...['--log-level', logLevel, ...extra],
   ];
   const p = spawn(process.execPath, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', logFile ? 'pipe' : 'ignore', 'pipe'],
     env: { ...process.env, ...env },
   });
   children.add(p);
   let err = '';
+  const log = logFile ? createWriteStream(logFile) : null;
   p.stderr.on('data', (d) => {
     err = (err + d).slice(-4000);
+    log?.write(d);
   });
+  p.stdout?.on('data', (d) => log?.write(d));
   const base = `http://127.0.0.1:${port}`;
   return {
     id,
