@@ -62,8 +62,12 @@ async function sumOf(workers, name) {
   return n;
 }
 
-async function checkedEndpoints(workers) {
-  const seen = new Set();
+/**
+ * Endpoints checked at least once so far, by any worker. Cumulative (`seen` is kept across polls):
+ * an endpoint checked by one worker and then moved to another by rebalancing was checked, though
+ * its old owner dropped its series and the new one has not checked it yet.
+ */
+async function checkedEndpoints(workers, seen = new Set()) {
   for (const w of workers) {
     try {
       for (const [labels, v] of Object.entries(await w.metric('watcher_checks_total'))) {
@@ -94,8 +98,9 @@ try {
   const t0 = Date.now();
   for (const id of ['w1', 'w2', 'w3']) workers.push(await spawnW(id));
   const readyAt = Math.max(...(await Promise.all(workers.map((w) => w.ready(90_000)))));
+  const seenChecked = new Set();
   const allAt = await waitFor(
-    async () => (await checkedEndpoints(workers)) >= 10_000,
+    async () => (await checkedEndpoints(workers, seenChecked)) >= 10_000,
     90_000,
     'all checked',
     1000,
