@@ -81,7 +81,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
   let resultsFile: ResultsFile | null = null;
   let localFaults: LocalFaultMonitor | null = null;
   let etcdCoordinator: EtcdCoordinator | null = null;
-  /** `--config-source etcd`: the endpoints this worker owns, the only ones its sinks route */
+  /** cluster: the endpoints this worker owns, the only ones its sinks route (whatever the folder holds) */
   let ownedEndpoints: Endpoint[] = [];
   const announce = (kind: SelfEventKind, message: string, details?: Record<string, unknown>): void =>
     sinks.selfEvent({ kind, at: clock.now(), worker: opts.id, message, ...(details ? { details } : {}) });
@@ -285,13 +285,15 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
   });
   engine.start();
   coordinator.onOwnedChange((owned) => {
-    // etcd as the source: no snapshot names an endpoint, so sinks route from what this worker owns
-    if (opts.configSource === 'etcd') {
+    // a cluster worker's sinks route what it owns (the job definitions in etcd), in both config
+    // sources: routing every endpoint of the folder would hold a destination per endpoint of the
+    // whole cluster (and, in etcd mode, no snapshot names an endpoint)
+    if (opts.etcd) {
       ownedEndpoints = [...owned.values()].map((o) => o.endpoint);
       sinks.configure(ownedEndpoints, snapshot?.self ?? []);
       warnFdShortage(ownedEndpoints, inflight, opts.threads, logger);
+      jobSecrets.retain(owned);
     }
-    if (opts.etcd) jobSecrets.retain(owned);
     metrics.jobsOwned.set(owned.size);
     retainCertExpiry(metrics, owned);
     metrics.retainEndpoints(new Set(owned.keys()));
@@ -313,7 +315,7 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     snapshot = s;
     secrets.set(secretsOf(s));
     // Routes first: the self events below (and worker_started) go to the sinks this snapshot names.
-    sinks.configure(opts.configSource === 'etcd' ? ownedEndpoints : s.endpoints, s.self);
+    sinks.configure(opts.etcd ? ownedEndpoints : s.endpoints, s.self);
     clusterHooks?.sinksConfigured();
     if (!announced) {
       announced = true;
@@ -325,14 +327,14 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
       });
     }
     configReport.report(s);
-    if (opts.configSource === 'folder') warnFdShortage(s.endpoints, inflight, opts.threads, logger);
+    if (!opts.etcd) warnFdShortage(s.endpoints, inflight, opts.threads, logger);
     if (opts.configSource === 'folder') coordinator?.setDesired(s);
     controls?.setSnapshot(s);
-    events.publish('config', { files: s.files.length, endpoints: s.endpoints.length, problems: s.problems });
+    events.publish('config', { files: s.files.length, endpoints: s.raw.size, problems: s.problems });
     logger.info(
       {
         files: s.files.length,
-        endpoints: s.endpoints.length,
+        endpoints: s.raw.size,
         self: s.self.length,
         problems: s.problems.length,
       },
@@ -349,7 +351,13 @@ export async function startApp(opts: AppOptions, env: NodeJS.ProcessEnv): Promis
     controls.onDesiredSelf((blocks) => onSnapshot(selfSnapshot(blocks, env)));
     config = { close: async () => {} };
   } else {
-    const dir = watchDir(opts.endpointsDir, { env, maxFileBytes: opts.maxFileBytes });
+    // a cluster worker keeps the folder's raw definitions (drift, and the desired state should it
+    // become admin), not a normalised endpoint per endpoint of the cluster: it runs its jobs from etcd
+    const dir = watchDir(opts.endpointsDir, {
+      env,
+      maxFileBytes: opts.maxFileBytes,
+      keepEndpoints: !opts.etcd,
+    });
     dir.onSnapshot(onSnapshot);
     config = dir;
   }

@@ -16,7 +16,10 @@ export class JobSecrets {
 
   /** a job definition was normalised here */
   remember(raw: RawEndpoint): void {
-    this.byName.set(raw.name, secretsOf(raw, this.env));
+    const values = secretsOf(raw, this.env);
+    // most jobs have none: no entry for them (a set per owned job would be most of this map)
+    if (values.size > 0) this.byName.set(raw.name, values);
+    else this.byName.delete(raw.name);
   }
 
   /** the jobs owned now: only their values stay redacted */

@@ -1,6 +1,6 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Endpoint, SelfTargets } from '../model/endpoint.js';
+import type { Endpoint, Schedule, SelfTargets } from '../model/endpoint.js';
 import { CFG } from './codes.js';
 import { sha256 } from './hash.js';
 import { DEFAULT_MAX_FILE_BYTES, type ParsedFile, type ParseOptions, parseFile } from './parse-file.js';
@@ -40,7 +40,7 @@ function failed(file: string, code: string, message: string, pos: Position = WHO
   return {
     file,
     checksum: '',
-    parsed: { endpoints: [], self: null, rawSelf: null, raw: [], problems: [p], secrets: [] },
+    parsed: { endpoints: [], self: null, rawSelf: null, raw: [], schedules: [], problems: [p], secrets: [] },
   };
 }
 
@@ -147,6 +147,8 @@ export function assemble(entries: FileEntry[], extra: ConfigProblem[] = []): Con
   }
   const endpoints: Endpoint[] = [];
   const rawByName = new Map<string, RawEndpoint>();
+  const schedules = new Map<string, Schedule>();
+  let lean = false;
   const self: SelfTargets[] = [];
   const rawSelf: RawSelf[] = [];
   const files: FileStatus[] = [];
@@ -156,10 +158,16 @@ export function assemble(entries: FileEntry[], extra: ConfigProblem[] = []): Con
     problems.push(...parsed.problems);
     for (const s of parsed.secrets) secrets.add(s);
     let count = 0;
-    parsed.endpoints.forEach((e, i) => {
-      if ((owners.get(e.name)?.length ?? 0) > 1) return;
-      endpoints.push(e);
-      rawByName.set(e.name, parsed.raw[i]!);
+    parsed.raw.forEach((r, i) => {
+      if ((owners.get(r.name)?.length ?? 0) > 1) return;
+      rawByName.set(r.name, r);
+      // parsed with keepEndpoints: false: the schedule is all that is left of the normalised endpoint
+      const e = parsed.endpoints[i];
+      if (e) endpoints.push(e);
+      else {
+        lean = true;
+        schedules.set(r.name, parsed.schedules[i]!);
+      }
       count++;
     });
     if (parsed.self) self.push(parsed.self);
@@ -171,7 +179,16 @@ export function assemble(entries: FileEntry[], extra: ConfigProblem[] = []): Con
       checksum: entry.checksum,
     });
   }
-  return { endpoints, self, problems: sortProblems(problems), files, raw: rawByName, rawSelf, secrets };
+  return {
+    endpoints,
+    self,
+    problems: sortProblems(problems),
+    files,
+    raw: rawByName,
+    rawSelf,
+    secrets,
+    ...(lean ? { schedules } : {}),
+  };
 }
 
 /** Load every `*.yml`/`*.yaml` of a folder. A missing folder gives a snapshot with a CFG_READ problem. */

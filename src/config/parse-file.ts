@@ -1,4 +1,4 @@
-import type { Endpoint, SelfTargets } from '../model/endpoint.js';
+import type { Endpoint, Schedule, SelfTargets } from '../model/endpoint.js';
 import { CFG } from './codes.js';
 import { didYouMean } from './did-you-mean.js';
 import { mergeDefaults } from './merge.js';
@@ -22,16 +22,25 @@ export interface ParseOptions {
   maxFileBytes?: number;
   /** YAML alias expansion budget (yaml's maxAliasCount; default 100) */
   maxAliasCount?: number;
+  /**
+   * false: every endpoint is still validated and normalised (its problems and `${VAR}` values are
+   * reported as usual) but only its raw definition and schedule are kept, not the normalised
+   * `Endpoint`. A cluster worker runs the jobs it owns from etcd, not from its folder, and would
+   * otherwise hold every endpoint of the cluster (default true).
+   */
+  keepEndpoints?: boolean;
 }
 
 export interface ParsedFile {
-  /** empty when the file has any problem: a bad file is ignored as a whole */
+  /** empty when the file has any problem (a bad file is ignored as a whole) or with `keepEndpoints: false` */
   endpoints: Endpoint[];
   self: SelfTargets | null;
   /** the `self` block as written (null when absent or the file has any problem) */
   rawSelf: RawSelf | null;
   /** defaults merged, `${VAR}` as written; empty when the file has any problem */
   raw: RawEndpoint[];
+  /** the normalised schedule of each `raw` entry, in the same order (the admin rates jobs by it) */
+  schedules: Schedule[];
   problems: ConfigProblem[];
   /** values that came from `${VAR}` expansion (for log redaction); never in a message */
   secrets: string[];
@@ -58,6 +67,7 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
     self: null,
     rawSelf: null,
     raw: [],
+    schedules: [],
     problems: sortProblems(problems),
     secrets,
   });
@@ -75,7 +85,7 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
   const y = parseYaml(text, file, { maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
   if (y.problems.length > 0) return empty(y.problems);
   if (y.value === null || y.value === undefined)
-    return { endpoints: [], self: null, rawSelf: null, raw: [], problems: [], secrets: [] };
+    return { endpoints: [], self: null, rawSelf: null, raw: [], schedules: [], problems: [], secrets: [] };
   if (!isMapping(y.value)) {
     const msg = `a file must be a mapping of endpoints (address: fields), got ${typeName(y.value)}`;
     return empty([problem(file, y.locate([], 'value'), CFG.NOT_MAPPING, msg)]);
@@ -100,8 +110,20 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
   const defaults = isMapping(doc.defaults) ? doc.defaults : null;
   const lines = new Map(y.keys.map((k) => [k.name, k.pos] as const));
 
+  const keep = opts.keepEndpoints ?? true;
   const endpoints: Endpoint[] = [];
   const raw: RawEndpoint[] = [];
+  const schedules: Schedule[] = [];
+  // kept without their endpoints, equal schedules are one object (most endpoints share the defaults')
+  const shared = new Map<string, Schedule>();
+  const kept = (s: Schedule): Schedule => {
+    if (keep) return s;
+    const key = s.kind === 'interval' ? `${s.everyMs}` : `${s.expr}\u0000${s.timezone}`;
+    const seen = shared.get(key);
+    if (seen) return seen;
+    shared.set(key, s);
+    return s;
+  };
   if (!badKeys.has('defaults') && !badKeys.has('')) {
     for (const name of Object.keys(doc)) {
       if (RESERVED.has(name) || badKeys.has(name)) continue;
@@ -124,8 +146,9 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
       problems.push(...out.problems);
       secrets.push(...out.secrets);
       if (out.endpoint) {
-        endpoints.push(out.endpoint);
+        if (keep) endpoints.push(out.endpoint);
         raw.push({ name, file, line: keyPos.line, spec });
+        schedules.push(kept(out.endpoint.schedule));
       }
     }
   }
@@ -145,5 +168,5 @@ export function parseFile(text: string, file: string, opts: ParseOptions = {}): 
     rawSelf = { file, line, spec: isMapping(doc.self) ? doc.self : {} };
   }
   if (problems.length > 0) return empty(problems, secrets);
-  return { endpoints, self, rawSelf, raw, problems: [], secrets };
+  return { endpoints, self, rawSelf, raw, schedules, problems: [], secrets };
 }

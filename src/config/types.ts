@@ -1,4 +1,4 @@
-import type { Endpoint, SelfTargets } from '../model/endpoint.js';
+import type { Endpoint, Schedule, SelfTargets } from '../model/endpoint.js';
 
 /** One problem in one file. Every problem has a position so editors and `validate` can point at it. */
 export interface ConfigProblem {
@@ -27,6 +27,10 @@ export interface FileStatus {
  * and is loaded from neither, while the other endpoints of those files stay loaded.
  */
 export interface ConfigSnapshot {
+  /**
+   * The normalised endpoints; empty when loaded with `keepEndpoints: false` (a cluster worker: the
+   * jobs it runs come from etcd; `raw` and `schedules` are what the admin reconciles from).
+   */
   endpoints: Endpoint[];
   self: SelfTargets[];
   problems: ConfigProblem[];
@@ -35,6 +39,11 @@ export interface ConfigSnapshot {
   raw: Map<string, RawEndpoint>;
   /** each file's `self` block as written (NOT env-expanded), in file order: what `watcher apply` stores */
   rawSelf: RawSelf[];
+  /**
+   * The schedule of each endpoint of `raw`, by name, when the snapshot was loaded with
+   * `keepEndpoints: false` (otherwise each endpoint's `schedule` says it): the admin's job rates.
+   */
+  schedules?: ReadonlyMap<string, Schedule>;
   /**
    * Values that came from `${VAR}` expansion in any file of the folder, for log redaction (see
    * secretsOf). Optional so that hand-built snapshots (tests) need not set it.

@@ -4,6 +4,9 @@
  * the fence on the admin key's create revision, write refusals backed off, the scaling-limit
  * episode, stale-move cleanup and rebalancing moves, and the role dropped when fenced.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AdminDuties, type AdminTuning, type ScalingEvent } from '../../src/cluster/etcd/admin.js';
 import { AdminRole } from '../../src/cluster/etcd/admin-role.js';
@@ -13,7 +16,9 @@ import { Mirror } from '../../src/cluster/etcd/mirror.js';
 import { MirrorSync } from '../../src/cluster/etcd/mirror-sync.js';
 import type { ClusterMetrics } from '../../src/cluster/etcd/options.js';
 import { DEFAULT_TUNING } from '../../src/cluster/etcd/options.js';
+import { stableJson } from '../../src/cluster/etcd/packing.js';
 import type { Session } from '../../src/cluster/etcd/session.js';
+import { loadDir } from '../../src/config/index.js';
 import type { ConfigSnapshot } from '../../src/config/types.js';
 import { silentLogger } from '../../src/model/logger.js';
 import { raw, snapshot } from './etcd-helpers.js';
@@ -212,6 +217,43 @@ describe('AdminDuties: reconcile', () => {
     s.desire(snapshot([]));
     await s.elapse(300);
     expect(s.jobsets().size).toBe(0);
+  });
+});
+
+describe('AdminDuties: the desired state of a cluster worker', () => {
+  it('a folder loaded without its normalised endpoints reconciles to the same jobs and rates as the full one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'watcher-admin-lean-'));
+    try {
+      const lines = ['defaults:', '  interval: 10s'];
+      for (let i = 0; i < 30; i++) {
+        lines.push(`e${i}.example.com/health:`);
+        if (i % 3 === 1) lines.push(`  interval: ${i + 1}s`);
+        if (i % 3 === 2) lines.push('  cron_schedule: "*/5 * * * *"');
+        if (i % 3 === 0) lines.push('  scheme: http');
+      }
+      writeFileSync(join(dir, 'a.yml'), `${lines.join('\n')}\n`);
+      const values = async (snap: ConfigSnapshot) => {
+        const s = await setup();
+        await reconciled(s, snap);
+        return [...s.etcd.kvs]
+          .filter(([k]) => s.keys.parse(k)?.kind === 'jobset')
+          .map(([, kv]) => {
+            const v = JSON.parse(kv.value.toString()) as { jobs: unknown; rates: unknown; rate: number };
+            return stableJson({ jobs: v.jobs, rates: v.rates, rate: v.rate });
+          })
+          .sort();
+      };
+      const full = await values(await loadDir(dir));
+      const lean = await loadDir(dir, { keepEndpoints: false });
+      expect(lean.endpoints).toEqual([]);
+      expect(full).toHaveLength(30); // 30 jobs → 1 per jobset
+      expect(await values(lean)).toEqual(full);
+      // the rates come from each job's own schedule, not a default
+      expect(full.some((v) => v.includes('"rate":0.5'))).toBe(true);
+      expect(full.some((v) => v.includes('"rate":0.003333'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -179,6 +179,56 @@ describe('config source', () => {
     });
   }, 60_000);
 
+  it('folder mode: a worker routes to sinks only the jobs it owns, not every endpoint of its folder; a new admin reconciles its own folder', async () => {
+    // r-a reports to the hook as 127.0.0.1, r-b as localhost: two destinations, told apart by name
+    const port = new URL(hook.url).port;
+    const onlyA = `${host}/status/503:\n  scheme: http\n  interval: 1s\n  post_endpoint: http://127.0.0.1:${port}/route/a\n`;
+    const withB = `${onlyA}${host}/count/r-b:\n  scheme: http\n  interval: 1s\n  post_endpoint: http://localhost:${port}/route/b\n`;
+    const d1 = mkdtempSync(join(tmpdir(), 'watcher-src-'));
+    const d2 = mkdtempSync(join(tmpdir(), 'watcher-src-'));
+    dirs.push(d1, d2);
+    writeFileSync(join(d1, 'e.yml'), onlyA);
+    writeFileSync(join(d2, 'e.yml'), withB);
+    const w1 = await worker('src-r1', 'route', d1);
+    await w1.waitReady(20_000, '/readyz');
+    await waitFor(async () => (await status('route')).admin === 'src-r1', {
+      timeoutMs: 10_000,
+      message: 'w1 admin',
+    });
+    const w2 = await worker('src-r2', 'route', d2);
+    await w2.waitReady(20_000, '/readyz');
+    type Local = { sinks: { sink: string }[]; config: { files: { endpoints: number }[] } };
+    const local = async (w: WorkerProcess) => (await w.http('/api/v1/status?scope=local')).json<Local>();
+    const sinksOf = async (w: WorkerProcess) => (await local(w)).sinks.map((x) => x.sink);
+    // w2 has read both endpoints of its folder (and compared them with the admin's) ...
+    await w2.waitForLog((x) => String(x.msg).includes("differs from the admin's"), 15_000);
+    expect((await local(w2)).config.files.map((f) => f.endpoints)).toEqual([2]);
+    // ... but r-b is no job of the cluster: no worker routes it (it would hold a destination for it)
+    const owner = async () => (await status('route')).jobsets.find((j) => j.names.length > 0)?.owner ?? null;
+    await waitFor(
+      async () => {
+        const o = await owner();
+        return o !== null && (await sinksOf(o === 'src-r1' ? w1 : w2)).includes(`webhook:127.0.0.1:${port}`);
+      },
+      { timeoutMs: 10_000, message: 'the owner of r-a routes it' },
+    );
+    await waitFor(() => hook.requests.some((q) => q.path === '/route/a'), {
+      timeoutMs: 10_000,
+      message: 'r-a DOWN delivered',
+    });
+    for (const w of [w1, w2]) expect(await sinksOf(w)).not.toContain(`webhook:localhost:${port}`);
+    // the admin goes: w2 becomes admin with its folder's desired state, and then owns and routes r-b
+    w1.kill('SIGKILL');
+    await waitFor(async () => names(await status('route')).includes(`${host}/count/r-b`), {
+      timeoutMs: 20_000,
+      message: "the new admin reconciled its folder's r-b",
+    });
+    await waitFor(async () => (await sinksOf(w2)).includes(`webhook:localhost:${port}`), {
+      timeoutMs: 15_000,
+      message: 'w2 routes r-b once it owns it',
+    });
+  }, 90_000);
+
   it('etcd mode: a worker with no folder sends its self events where the applied self block says; a new apply moves them', async () => {
     const desired = folder(['s-a'], '/self-1');
     const first = await watcher(['apply', desired, ...flags('self')]);

@@ -108,6 +108,36 @@ describe('loadDir', () => {
     expect(process.memoryUsage().heapUsed - heap).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it('keepEndpoints: false (a cluster worker) keeps no normalised endpoint but everything else of the folder', async () => {
+    const dir = dirWith({
+      'a.yml':
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${VAR} for the config loader
+        'defaults:\n  interval: 5s\na.example.com/x: {}\nb.example.com/x:\n  post_endpoint: https://${HOOK_HOST}/h\nc.example.com/x:\n  cron_schedule: "*/2 * * * *"\nself:\n  post_endpoint: https://self.example/h\n',
+      'bad.yml': 'd.example.com:\n  interval: 5s\n  timout: 1s\n',
+      'dup.yml': 'a.example.com/x:\n  interval: 7s\n',
+    });
+    const env = { HOOK_HOST: 'hooks.internal.example' };
+    const full = await loadDir(dir, { env });
+    const lean = await loadDir(dir, { env, keepEndpoints: false });
+    expect(full.endpoints.map((e) => e.name)).toEqual(['b.example.com/x', 'c.example.com/x']);
+    expect(lean.endpoints).toEqual([]);
+    // what a non-admin worker still needs: the raw definitions (drift, desired state if it becomes
+    // admin) with the schedules the admin rates them by, problems per file, self sinks, secrets
+    expect(lean.raw).toEqual(full.raw);
+    expect(lean.schedules).toEqual(new Map(full.endpoints.map((e) => [e.name, e.schedule])));
+    expect(full.schedules).toBeUndefined();
+    expect(lean.problems).toEqual(full.problems);
+    expect(lean.problems.map((p) => p.code).sort()).toEqual([
+      'CFG_DUPLICATE_ENDPOINT',
+      'CFG_DUPLICATE_ENDPOINT',
+      'CFG_UNKNOWN_FIELD',
+    ]);
+    expect(lean.files).toEqual(full.files);
+    expect(lean.self).toEqual(full.self);
+    expect(lean.rawSelf).toEqual(full.rawSelf);
+    expect(lean.secrets).toEqual(new Set(['hooks.internal.example']));
+  });
+
   it('a missing folder gives a CFG_READ problem, not an exception', async () => {
     const s = await loadDir(join(tmp, 'nope'));
     expect(s.endpoints).toEqual([]);

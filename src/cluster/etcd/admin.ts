@@ -120,7 +120,7 @@ export class AdminDuties {
     try {
       const { mirror, keys } = this.c;
       const existingJobs = [...mirror.jobsets.values()].reduce((n, j) => n + j.count, 0);
-      if (snapshot.endpoints.length === 0 && snapshot.files.length === 0 && existingJobs > 0) {
+      if (snapshot.raw.size === 0 && snapshot.files.length === 0 && existingJobs > 0) {
         this.c.logger.warn(
           { jobs: existingJobs },
           'admin has no endpoint files: keeping the cluster desired state as it is (use `watcher apply` or give the admin the folder)',

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConfigSnapshot, RawEndpoint } from '../../config/types.js';
-import type { Endpoint } from '../../model/endpoint.js';
+import type { Schedule } from '../../model/endpoint.js';
 import { typicalIntervalMs } from '../../schedule/index.js';
 import { type Op, opSize } from './client.js';
 import type { DesiredJob } from './packing.js';
@@ -13,23 +13,23 @@ import type { DesiredJob } from './packing.js';
 const MAX_TXN_OPS = 120;
 const MAX_TXN_BYTES = 1024 * 1024;
 
-/** Expected checks per second of one endpoint. */
-export function rateOf(ep: Endpoint | undefined, now: number): number {
-  if (!ep) return 1 / 60;
+/** Expected checks per second of one endpoint's schedule. */
+export function rateOf(schedule: Schedule | undefined, now: number): number {
+  if (!schedule) return 1 / 60;
   try {
-    const ms = typicalIntervalMs(ep.schedule, now);
+    const ms = typicalIntervalMs(schedule, now);
     return ms > 0 ? 1000 / ms : 1 / 60;
   } catch {
     return 1 / 60;
   }
 }
 
-/** The desired jobs of a config snapshot, with their rates. */
+/** The desired jobs of a config snapshot (with or without its normalised endpoints), with their rates. */
 export function desiredJobs(snapshot: ConfigSnapshot, now: number): Map<string, DesiredJob> {
-  const byName = new Map(snapshot.endpoints.map((e) => [e.name, e]));
+  const schedules = snapshot.schedules ?? new Map(snapshot.endpoints.map((e) => [e.name, e.schedule]));
   const out = new Map<string, DesiredJob>();
   for (const [name, raw] of snapshot.raw) {
-    out.set(name, { raw: raw as RawEndpoint, rate: rateOf(byName.get(name), now) });
+    out.set(name, { raw: raw as RawEndpoint, rate: rateOf(schedules.get(name), now) });
   }
   return out;
 }
