@@ -7,7 +7,7 @@
  * no MessageChannel per task. A result carries only what the main thread does not already know
  * (the endpoint, scheduled_at and worker id come from the task), so that little is cloned.
  */
-import type { CheckSpec } from '../model/endpoint.js';
+import type { CheckSpec, ProbeOptions } from '../model/endpoint.js';
 import type { PhaseTimings } from '../model/result.js';
 
 /** One piscina task: many checks; `task` is the pool's id for it. Resolves when its results are posted. */
@@ -69,7 +69,8 @@ export type WireSpec = readonly [
   maxBodyBytes: number,
   successTests: CheckSpec['successTests'],
   responseJsonValues: string[],
-  probe: CheckSpec['probe'],
+  /** null when absent: an `undefined` element makes V8's deserializer slower for the whole array */
+  probe: ProbeOptions | null,
 ];
 
 /** Cached per spec object: endpoints are not changed once normalised (a new config makes new objects). */
@@ -100,7 +101,7 @@ function tupleOf(s: CheckSpec): WireSpec {
     s.maxBodyBytes,
     s.successTests,
     s.responseJsonValues,
-    s.probe,
+    s.probe ?? null,
   ];
 }
 
@@ -122,7 +123,7 @@ export function decodeSpec(w: WireSpec): CheckSpec {
     successTests: w[12],
     responseJsonValues: w[13],
   };
-  if (w[14] !== undefined) out.probe = w[14];
+  if (w[14] !== null) out.probe = w[14];
   return out;
 }
 
