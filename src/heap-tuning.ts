@@ -19,8 +19,8 @@
  * sets V8's minimum semi-space for isolates created from then on, which are the check threads
  * only (this one exists already). A check thread's live set is its checks in flight, so with a
  * 1 MB semi-space about half of what a scavenge finds survives and is copied. At 2,000 fresh
- * checks/s, 3-4 MB took 25-40 µs off a check's ~220 µs in the threads and added 12-20 MB of RSS
- * (bench/README.md, issue 16): off by default for the memory budget.
+ * checks/s, 3-4 MB took 20-50 µs off the 250-310 µs of a check (whole process, noisy runs) and
+ * added 12-20 MB of RSS (bench/README.md, issue 16): off by default for the memory budget.
  *
  * V8 raises a semi-space growth factor below 2 back to 2 whenever it creates an isolate, so every
  * worker thread's start undoes it for the whole process: the check pool sets the flags again when
