@@ -51,8 +51,9 @@ export interface ThreadSettings {
 
 /**
  * A CheckSpec on the wire: its fields in a fixed order. Structured clone writes (and the thread
- * reads back and interns) every property name of every object; an array of values costs about a
- * third of the object per spec for both threads together (bench/README.md, issue 16).
+ * reads back) every property name of every object; as an array of values a spec serializes in a
+ * half to a third of the time on the main thread, and the thread's side costs about the same as
+ * before (its nested objects dominate there; bench/checks/wire-clone.mjs, bench/README.md).
  */
 export type WireSpec = readonly [
   id: string,
