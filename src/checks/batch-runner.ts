@@ -10,7 +10,7 @@ import { CheckLimiter } from './limiter.js';
 import { runCheck } from './run-check.js';
 import { servedSlot } from './serve-slot.js';
 import { applyTestHook, testCheckCost, testCheckSlots } from './test-hooks.js';
-import type { ResultMessage, ThreadSettings, ThreadTask } from './wire.js';
+import { decodeSpec, type ResultMessage, type ThreadSettings, type ThreadTask } from './wire.js';
 
 class Outbox {
   private nums: number[] = [];
@@ -89,7 +89,7 @@ export function createBatchRunner(
       let left = n;
       for (let i = 0; i < n; i++) {
         limiter.run(async () => {
-          const spec = specs[i]!;
+          const spec = decodeSpec(specs[i]!);
           applyTestHook(spec);
           const slot = servedSlot(scheduledAt[i]!, everyMs[i] ?? 0, Date.now(), cap[0]!);
           const r = await runCheck(spec, slot, settings.worker);

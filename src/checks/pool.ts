@@ -20,12 +20,13 @@ import { RESULT_LOST, SHUTDOWN, THREAD_DIED } from './reasons.js';
 import { createServeCap } from './serve-slot.js';
 import { resolveThreadFile } from './thread-file.js';
 import {
+  encodeSpec,
   isResultMessage,
   NUMS_PER_RESULT,
   type ResultMessage,
   type ThreadSettings,
   type ThreadTask,
-  toCheckSpec,
+  type WireSpec,
 } from './wire.js';
 
 export interface CheckPoolOptions {
@@ -216,12 +217,12 @@ export class CheckPool {
     emit: (rs: CheckResult[]) => void,
   ): Promise<void> {
     const n = to - from;
-    const specs = new Array<CheckSpec>(n);
+    const specs = new Array<WireSpec>(n);
     const scheduledAt = new Array<number>(n);
     const everyMs = new Array<number>(n);
     for (let k = 0; k < n; k++) {
       const item = batch[from + k]!;
-      specs[k] = toCheckSpec(item.spec);
+      specs[k] = encodeSpec(item.spec);
       scheduledAt[k] = item.scheduledAt;
       everyMs[k] = item.everyMs ?? 0;
     }

@@ -7,13 +7,14 @@
  * no MessageChannel per task. A result carries only what the main thread does not already know
  * (the endpoint, scheduled_at and worker id come from the task), so that little is cloned.
  */
-import type { CheckSpec } from '../model/endpoint.js';
+import type { CheckSpec, ProbeOptions } from '../model/endpoint.js';
 import type { PhaseTimings } from '../model/result.js';
 
 /** One piscina task: many checks; `task` is the pool's id for it. Resolves when its results are posted. */
 export interface ThreadTask {
   task: number;
-  specs: CheckSpec[];
+  /** per check: its CheckSpec as a tuple (encodeSpec) */
+  specs: WireSpec[];
   scheduledAt: number[];
   /** per check: its interval for serve-slot.ts (0 = serve exactly `scheduledAt`) */
   everyMs: number[];
@@ -48,24 +49,86 @@ export interface ThreadSettings {
   serveCap: SharedArrayBuffer;
 }
 
+/**
+ * A CheckSpec on the wire: its fields in a fixed order. Structured clone writes (and the thread
+ * reads back) every property name of every object; as an array of values a spec serializes in a
+ * half to a third of the time on the main thread, and the thread's side costs about the same as
+ * before (its nested objects dominate there; bench/checks/wire-clone.mjs, bench/README.md).
+ */
+export type WireSpec = readonly [
+  id: string,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | null,
+  timeoutMs: number,
+  connectTimeoutMs: number,
+  followRedirects: boolean,
+  maxRedirects: number,
+  tlsVerify: boolean,
+  keepalive: boolean,
+  maxBodyBytes: number,
+  successTests: CheckSpec['successTests'],
+  responseJsonValues: string[],
+  /** null when absent: an `undefined` element makes V8's deserializer slower for the whole array */
+  probe: ProbeOptions | null,
+];
+
+/** Cached per spec object: endpoints are not changed once normalised (a new config makes new objects). */
+const wireSpecs = new WeakMap<CheckSpec, WireSpec>();
+
+export function encodeSpec(s: CheckSpec): WireSpec {
+  let w = wireSpecs.get(s);
+  if (w === undefined) {
+    w = tupleOf(s);
+    wireSpecs.set(s, w);
+  }
+  return w;
+}
+
+function tupleOf(s: CheckSpec): WireSpec {
+  return [
+    s.id,
+    s.url,
+    s.method,
+    s.headers,
+    s.body,
+    s.timeoutMs,
+    s.connectTimeoutMs,
+    s.followRedirects,
+    s.maxRedirects,
+    s.tlsVerify,
+    s.keepalive,
+    s.maxBodyBytes,
+    s.successTests,
+    s.responseJsonValues,
+    s.probe ?? null,
+  ];
+}
+
+/** The CheckSpec of a WireSpec (the thread side of encodeSpec). */
+export function decodeSpec(w: WireSpec): CheckSpec {
+  const out: CheckSpec = {
+    id: w[0],
+    url: w[1],
+    method: w[2],
+    headers: w[3],
+    body: w[4],
+    timeoutMs: w[5],
+    connectTimeoutMs: w[6],
+    followRedirects: w[7],
+    maxRedirects: w[8],
+    tlsVerify: w[9],
+    keepalive: w[10],
+    maxBodyBytes: w[11],
+    successTests: w[12],
+    responseJsonValues: w[13],
+  };
+  if (w[14] !== null) out.probe = w[14];
+  return out;
+}
+
 /** Only the CheckSpec fields: an Endpoint's schedule, sinks and secrets never enter a thread. */
 export function toCheckSpec(s: CheckSpec): CheckSpec {
-  const out: CheckSpec = {
-    id: s.id,
-    url: s.url,
-    method: s.method,
-    headers: s.headers,
-    body: s.body,
-    timeoutMs: s.timeoutMs,
-    connectTimeoutMs: s.connectTimeoutMs,
-    followRedirects: s.followRedirects,
-    maxRedirects: s.maxRedirects,
-    tlsVerify: s.tlsVerify,
-    keepalive: s.keepalive,
-    maxBodyBytes: s.maxBodyBytes,
-    successTests: s.successTests,
-    responseJsonValues: s.responseJsonValues,
-  };
-  if (s.probe !== undefined) out.probe = s.probe;
-  return out;
+  return decodeSpec(tupleOf(s));
 }
