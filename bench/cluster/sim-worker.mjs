@@ -38,6 +38,15 @@ const fakeNormalize = (raw) => ({
   hash: raw.name,
   schedule: { kind: 'interval', everyMs: raw.spec.everyMs },
 });
+// SIM_LONGTASK=1: log event-loop gaps > 150 ms (a timer every 20 ms that fired late)
+if (process.env.SIM_LONGTASK === '1') {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last > 150) console.error(`[${prefix}] event loop blocked ${Math.round(now - last - 20)} ms`);
+    last = now;
+  }, 20).unref();
+}
 const workers = [];
 for (let i = 0; i < Number(count); i++) {
   workers.push(
