@@ -75,7 +75,7 @@ export class Claimer {
       rateCap: this.load.rateCap,
     });
     const plan = planClaims(
-      free.map((j) => ({ id: j.id, jobs: j.count, rate: j.value.rate })),
+      free.map((j) => ({ id: j.id, jobs: j.count, rate: j.rate })),
       candidates,
     );
     for (const js of free) {
@@ -105,7 +105,7 @@ export class Claimer {
     const rec = this.mirror.owners.get(jsid);
     if (!session || !ctx.running() || !js || held.inflight.has(jsid) || held.owned.has(jsid)) return;
     if (rec && rec.value.owner !== null) return;
-    if (this.avoided.has(jsid) || !this.hasRoomFor(js.count, js.value.rate)) return;
+    if (this.avoided.has(jsid) || !this.hasRoomFor(js.count, js.rate)) return;
     this.backupTimers.clear(jsid);
     const catchUp = catchUpFor(this.mirror, jsid, this.cfg.leaseTtlSec, ctx.clock.now());
     held.inflight.set(jsid, ctx.clock.now());

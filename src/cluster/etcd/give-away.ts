@@ -98,7 +98,7 @@ export class GiveAway {
     const js = this.mirror.jobsets.get(jsid);
     if (!o || !js || held.inflight.has(jsid) || !ctx.running()) return false;
     const plan = planClaims(
-      [{ id: jsid, jobs: js.count, rate: js.value.rate }],
+      [{ id: jsid, jobs: js.count, rate: js.rate }],
       otherCandidates(this.mirror, ctx.me),
     );
     if ((plan.get(jsid)?.length ?? 0) === 0) return false;
@@ -124,7 +124,7 @@ export class GiveAway {
       .filter((id) => !held.inflight.has(id))
       .map((id) => this.mirror.jobsets.get(id))
       .filter((j): j is NonNullable<typeof j> => !!j)
-      .map((j) => ({ id: j.id, count: j.count, rate: j.value.rate }));
+      .map((j) => ({ id: j.id, count: j.count, rate: j.rate }));
     const release = new Map<string, Ownership>();
     let shedRate = 0;
     for (const js of pickShed(owned, ownRate, target, otherCandidates(this.mirror, ctx.me))) {

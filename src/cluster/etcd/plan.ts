@@ -62,19 +62,19 @@ export function planClaims(free: FreeJobset[], candidates: Candidate[]): Map<str
   );
   const out = new Map<string, string[]>();
   for (const js of order) {
-    const eligible = work.filter((c) => hasRoom(c, js.jobs, js.rate));
+    // each candidate's sort key computed once per jobset (a comparator hashing per comparison
+    // cost W log W hashes per free jobset on every reaction)
+    const eligible = work
+      .filter((c) => hasRoom(c, js.jobs, js.rate))
+      .map((c) => ({ c, rate: round(c.rate), score: rendezvous(js.id, c.id) }));
     eligible.sort(
-      (a, b) =>
-        round(a.rate) - round(b.rate) ||
-        a.jobs - b.jobs ||
-        rendezvous(js.id, b.id) - rendezvous(js.id, a.id) ||
-        (a.id < b.id ? -1 : 1),
+      (a, b) => a.rate - b.rate || a.c.jobs - b.c.jobs || b.score - a.score || (a.c.id < b.c.id ? -1 : 1),
     );
     out.set(
       js.id,
-      eligible.map((c) => c.id),
+      eligible.map((e) => e.c.id),
     );
-    const first = eligible[0];
+    const first = eligible[0]?.c;
     if (first) {
       first.jobs += js.jobs;
       first.rate += js.rate;
