@@ -119,6 +119,25 @@ describe('MirrorSync', () => {
     expect(s.mirror.owners.get('js2')?.value.owner).toBe('w3');
   });
 
+  it('a re-list keeps the record of each unchanged jobset and reads changed ones anew', async () => {
+    const s = setup();
+    s.etcd.put(s.keys.jobset('js1'), jobset('a'));
+    s.etcd.put(s.keys.jobset('js2'), jobset('b'));
+    await s.sync.resync();
+    await settle();
+    const js1 = s.mirror.jobsets.get('js1');
+    s.etcd.compact();
+    await settle();
+    s.etcd.put(s.keys.jobset('js2'), jobset('b', 'c'));
+    s.clock.advance(250);
+    await settle(10);
+    expect(s.changes.at(-1)?.resync).toBe(true);
+    expect(s.mirror.jobsets.get('js1')).toBe(js1);
+    expect(s.mirror.jobsets.get('js2')).toMatchObject({ count: 2, rate: 2 });
+    expect(Object.keys(s.mirror.jobsets.get('js2')?.value.jobs ?? {})).toEqual(['b', 'c']);
+    expect(s.mirror.totals()).toEqual({ jobs: 3, rate: 3 });
+  });
+
   it('does not re-list once the coordinator is no longer running', async () => {
     const s = setup();
     await s.sync.resync();

@@ -37,6 +37,8 @@ export interface JobsetRec {
   count: number;
   /** expected checks per second of the whole jobset (value.rate) */
   rate: number;
+  /** the value as etcd holds it */
+  readonly text: string;
   bytes: number;
   createRev: number;
   modRev: number;
@@ -61,6 +63,7 @@ function jobsetRec(
       parsed ??= parseJobsetText(text) ?? { v: 1, jobs: {}, rates: {}, rate: summary.rate };
       return parsed;
     },
+    text,
     count: summary.count,
     rate: summary.rate,
     bytes: text.length,
@@ -164,6 +167,17 @@ export class Mirror {
   /** per live owner with at least one existing jobset */
   private readonly ownerLoads = new Map<string, LoadUnits>();
   private readonly total = { jobs: 0, units: 0 };
+  /**
+   * During replace(): the jobsets held before it. A re-list (every lease recovery) returns mostly
+   * unchanged jobsets; one whose revision and text are the same keeps its record instead of being
+   * parsed again (parsing every jobset of the cluster blocked the event loop for seconds).
+   */
+  private relisted: Map<string, JobsetRec> | null = null;
+  /** jobset values of a coming listing parsed ahead by preparse(), by key (used once, if at the same revision) */
+  private readonly preparsed = new Map<
+    string,
+    { modRev: number; text: string; summary: JobsetSummary | null }
+  >();
 
   constructor(
     private readonly keys: Keys,
@@ -176,6 +190,7 @@ export class Mirror {
     const prevOwners = new Map(this.owners);
     const hadOwner = new Set([...this.owners].filter(([, o]) => o.value.owner !== null).map(([id]) => id));
     const initial = this.rev === 0;
+    this.relisted = new Map(this.jobsets);
     this.workers.clear();
     this.jobsets.clear();
     this.owners.clear();
@@ -191,6 +206,8 @@ export class Mirror {
     const change = emptyChange();
     change.resync = true;
     for (const kv of kvs) this.put(kv, change, false);
+    this.relisted = null;
+    this.preparsed.clear();
     this.rev = rev;
     const now = this.clock.now();
     for (const id of hadOwner)
@@ -201,6 +218,27 @@ export class Mirror {
     }
     this.refreshFreeSince();
     return change;
+  }
+
+  /**
+   * Parses the jobset values of a listing before replace() takes it, giving the event loop back
+   * every `sliceMs`: a listing of the whole cluster parsed in one go blocked it for seconds, long
+   * enough to miss keepalives. replace() stays one synchronous step (no half-replaced mirror).
+   */
+  async preparse(kvs: KeyValue[], sliceMs = 20): Promise<void> {
+    let since = performance.now();
+    for (const kv of kvs) {
+      const k = this.keys.parse(kv.key);
+      if (k?.kind !== 'jobset') continue;
+      const text = kv.value.toString('utf8');
+      const before = this.jobsets.get(k.id);
+      if (before && before.modRev === kv.modRev && before.text === text) continue;
+      this.preparsed.set(kv.key, { modRev: kv.modRev, text, summary: summarizeJobset(text) });
+      if (performance.now() - since > sliceMs) {
+        await new Promise((r) => setImmediate(r));
+        since = performance.now();
+      }
+    }
   }
 
   apply(events: WatchEvent[], rev: number): MirrorChange {
@@ -334,8 +372,22 @@ export class Mirror {
         return;
       }
       case 'jobset': {
-        const text = kv.value.toString('utf8');
-        const summary = summarizeJobset(text);
+        const pre = this.preparsed.get(kv.key);
+        const ahead = pre && pre.modRev === kv.modRev ? pre : null;
+        const text = ahead?.text ?? kv.value.toString('utf8');
+        const before = this.relisted?.get(k.id);
+        if (
+          before &&
+          before.modRev === kv.modRev &&
+          before.createRev === kv.createRev &&
+          before.text === text
+        ) {
+          this.jobsets.set(k.id, before);
+          this.reindex(k.id);
+          change.jobsets.add(k.id);
+          return;
+        }
+        const summary = ahead ? ahead.summary : summarizeJobset(text);
         if (!summary) {
           this.bad(kv.key);
           return;
