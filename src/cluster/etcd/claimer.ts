@@ -11,7 +11,7 @@ import type { LoadState } from './load-state.js';
 import type { Mirror } from './mirror.js';
 import type { AvoidList } from './move-away.js';
 import { catchUpFor, otherCandidates } from './ownership.js';
-import { type Candidate, hasRoom, planClaims } from './plan.js';
+import { type Candidate, hasRoom, planClaimRanks } from './plan.js';
 
 export class Claimer {
   private readonly backupTimers: BackupTimers;
@@ -74,12 +74,13 @@ export class Claimer {
       shedding: this.load.shedding,
       rateCap: this.load.rateCap,
     });
-    const plan = planClaims(
+    const ranks = planClaimRanks(
       free.map((j) => ({ id: j.id, jobs: j.count, rate: j.rate })),
       candidates,
+      ctx.me,
     );
     for (const js of free) {
-      const rank = plan.get(js.id)?.indexOf(ctx.me) ?? -1;
+      const rank = ranks.get(js.id) ?? -1;
       if (rank === 0) void this.claim(js.id);
       else if (rank > 0)
         this.backupTimers.ensure(js.id, rank, () => {
