@@ -49,7 +49,8 @@ if (process.env.SIM_LONGTASK === '1') {
   const { PerformanceObserver } = await import('node:perf_hooks');
   new PerformanceObserver((list) => {
     for (const e of list.getEntries())
-      if (e.duration > 100) console.error(`[${prefix}] gc pause ${Math.round(e.duration)} ms (kind ${e.detail?.kind})`);
+      if (e.duration > 100)
+        console.error(`[${prefix}] gc pause ${Math.round(e.duration)} ms (kind ${e.detail?.kind})`);
   }).observe({ entryTypes: ['gc'] });
 }
 const workers = [];
