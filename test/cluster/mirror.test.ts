@@ -329,6 +329,11 @@ describe('Mirror indexes', () => {
     expect(js).toMatchObject({ count: 2, rate: 2 });
     expect(Object.keys(js?.value.jobs ?? {})).toEqual(['a', 'b']);
     expect(js?.value).toBe(js?.value);
+    expect(js?.names).toEqual(['a', 'b']);
+    // the names (status) can be read before the value, without it
+    m.apply([ev.put(keys.jobset('js2'), jobset('x', 'y'))], ev.rev);
+    expect(m.jobsets.get('js2')?.names).toEqual(['x', 'y']);
+    expect(m.jobsets.get('js2')?.value.jobs.y).toEqual(raw('y'));
     expect(js?.value.jobs.a).toEqual(raw('a'));
   });
 });

@@ -39,6 +39,8 @@ export interface JobsetRec {
   rate: number;
   /** the value as etcd holds it */
   readonly text: string;
+  /** the names of its jobs (status); kept without the specs when the value was not read */
+  readonly names: string[];
   bytes: number;
   createRev: number;
   modRev: number;
@@ -57,11 +59,17 @@ function jobsetRec(
   kv: { createRev: number; modRev: number },
 ): JobsetRec {
   let parsed: JobsetValue | null = null;
+  let names: string[] | null = null;
+  const parse = (): JobsetValue => parseJobsetText(text) ?? { v: 1, jobs: {}, rates: {}, rate: summary.rate };
   return {
     id,
     get value(): JobsetValue {
-      parsed ??= parseJobsetText(text) ?? { v: 1, jobs: {}, rates: {}, rate: summary.rate };
+      parsed ??= parse();
       return parsed;
+    },
+    get names(): string[] {
+      names ??= Object.keys((parsed ?? parse()).jobs);
+      return names;
     },
     text,
     count: summary.count,
