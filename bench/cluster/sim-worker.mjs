@@ -38,6 +38,21 @@ const fakeNormalize = (raw) => ({
   hash: raw.name,
   schedule: { kind: 'interval', everyMs: raw.spec.everyMs },
 });
+// SIM_LONGTASK=1: log event-loop gaps > 150 ms (a timer every 20 ms that fired late) and GC pauses > 100 ms
+if (process.env.SIM_LONGTASK === '1') {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last > 150) console.error(`[${prefix}] event loop blocked ${Math.round(now - last - 20)} ms`);
+    last = now;
+  }, 20).unref();
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if (e.duration > 100)
+        console.error(`[${prefix}] gc pause ${Math.round(e.duration)} ms (kind ${e.detail?.kind})`);
+  }).observe({ entryTypes: ['gc'] });
+}
 const workers = [];
 for (let i = 0; i < Number(count); i++) {
   workers.push(

@@ -70,10 +70,42 @@ async function writeJobsets(client) {
   return ids;
 }
 
+/** SIM_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`) go to host 0 only unless SIM_NODE_ARGS_ALL=1 */
+function nodeArgs(index) {
+  const extra = (process.env.SIM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return index === 0 || process.env.SIM_NODE_ARGS_ALL === '1' ? extra : [];
+}
+
+/** Counts the puts and deletes under the cluster prefix by key kind for `ms` (who writes what in steady state). */
+async function writesByKind(client, ms) {
+  const counts = {};
+  const w = await client.watch().prefix(`/watcher/${CLUSTER}/`).create();
+  const kind = (key) => key.toString().split('/')[3] ?? '?';
+  w.on('put', (kv) => {
+    const k = `put ${kind(kv.key)}`;
+    counts[k] = (counts[k] ?? 0) + 1;
+  });
+  w.on('delete', (kv) => {
+    const k = `del ${kind(kv.key)}`;
+    counts[k] = (counts[k] ?? 0) + 1;
+  });
+  await sleep(ms);
+  await w.cancel();
+  return counts;
+}
+
 function host(url, index, count) {
   const p = spawn(
     process.execPath,
-    [join(ROOT, 'bench/cluster/sim-worker.mjs'), url, CLUSTER, `p${index}w`, String(count), String(TTL)],
+    [
+      ...nodeArgs(index),
+      join(ROOT, 'bench/cluster/sim-worker.mjs'),
+      url,
+      CLUSTER,
+      `p${index}w`,
+      String(count),
+      String(TTL),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const h = {
@@ -144,9 +176,12 @@ try {
   log(`cold start: all owned after ${ownedAt - t0} ms; settling 10 s`);
   await sleep(10_000);
   const s0 = await etcdCounters(etcd.url);
+  const byKind = writesByKind(etcd.client, 15_000);
   await sleep(15_000);
   const steady = rates(s0, await etcdCounters(etcd.url));
   raw.steady = steady;
+  raw.steadyWritesByKind = await byKind;
+  log('steady writes by key kind over 15 s:', JSON.stringify(raw.steadyWritesByKind));
   rows.push(
     row(
       `etcd requests/s, steady, ${W} workers, ${N} endpoints`,
@@ -201,6 +236,12 @@ try {
   );
   log(`loss of ${victim.ids.length}: converged after ${back - tk} ms`);
 } finally {
+  // a profiled host 0 stops gracefully so that --cpu-prof writes its profile
+  if (process.env.SIM_NODE_ARGS && hosts[0]) {
+    const exited = new Promise((r) => hosts[0].p.once('exit', r));
+    hosts[0].p.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000)]);
+  }
   for (const h of hosts) h.p.kill('SIGKILL');
   etcd.stop();
 }

@@ -119,6 +119,25 @@ describe('MirrorSync', () => {
     expect(s.mirror.owners.get('js2')?.value.owner).toBe('w3');
   });
 
+  it('a re-list keeps the record of each unchanged jobset and reads changed ones anew', async () => {
+    const s = setup();
+    s.etcd.put(s.keys.jobset('js1'), jobset('a'));
+    s.etcd.put(s.keys.jobset('js2'), jobset('b'));
+    await s.sync.resync();
+    await settle();
+    const js1 = s.mirror.jobsets.get('js1');
+    s.etcd.compact();
+    await settle();
+    s.etcd.put(s.keys.jobset('js2'), jobset('b', 'c'));
+    s.clock.advance(250);
+    await settle(10);
+    expect(s.changes.at(-1)?.resync).toBe(true);
+    expect(s.mirror.jobsets.get('js1')).toBe(js1);
+    expect(s.mirror.jobsets.get('js2')).toMatchObject({ count: 2, rate: 2 });
+    expect(Object.keys(s.mirror.jobsets.get('js2')?.value.jobs ?? {})).toEqual(['b', 'c']);
+    expect(s.mirror.totals()).toEqual({ jobs: 3, rate: 3 });
+  });
+
   it('does not re-list once the coordinator is no longer running', async () => {
     const s = setup();
     await s.sync.resync();
@@ -131,5 +150,190 @@ describe('MirrorSync', () => {
     await settle();
     expect(s.changes).toHaveLength(0);
     expect(s.etcd.openStreams()).toBe(0);
+  });
+});
+
+/** Builds watch events for Mirror.apply directly (no fake etcd): one revision per event. */
+function eventsFor(keys: ReturnType<typeof fakeCluster>['keys']) {
+  let rev = 1;
+  const kv = (key: string, value: unknown, lease = '0') => ({
+    key,
+    value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    createRev: rev,
+    modRev: rev++,
+    version: 1,
+    lease,
+  });
+  return {
+    get rev() {
+      return rev - 1;
+    },
+    put: (key: string, value: unknown, lease?: string) => ({
+      type: 'put' as const,
+      kv: kv(key, value, lease),
+    }),
+    del: (key: string) => ({ type: 'delete' as const, kv: kv(key, '') }),
+    keys,
+  };
+}
+
+/** What the mirror's indexes must say, by walking every record (the definition they stand for). */
+function walked(m: Mirror) {
+  const live = (id: string) => {
+    const o = m.owners.get(id);
+    return !!o && o.value.owner !== null;
+  };
+  const loads = new Map<string, { jobs: number; jobsets: number; rate: number }>();
+  for (const id of m.workers.keys()) loads.set(id, { jobs: 0, jobsets: 0, rate: 0 });
+  for (const [jsid, o] of m.owners) {
+    const js = m.jobsets.get(jsid);
+    if (o.value.owner === null || !js) continue;
+    const l = loads.get(o.value.owner) ?? { jobs: 0, jobsets: 0, rate: 0 };
+    l.jobs += js.count;
+    l.jobsets += 1;
+    l.rate += js.rate;
+    loads.set(o.value.owner, l);
+  }
+  const free = [...m.jobsets.keys()].filter((id) => !live(id)).sort();
+  let jobs = 0;
+  let rate = 0;
+  for (const js of m.jobsets.values()) {
+    jobs += js.count;
+    rate += js.rate;
+  }
+  return {
+    loads,
+    free,
+    waiting: free.reduce((n, id) => n + (m.jobsets.get(id)?.count ?? 0), 0),
+    jobs,
+    rate,
+    freeSince: [...m.jobsets.keys()].filter((id) => !live(id)).sort(),
+    freedAtOk: [...m.freedAt.keys()].every((id) => m.jobsets.has(id) && !live(id)),
+  };
+}
+
+describe('Mirror indexes', () => {
+  it('free jobsets, loads per owner, totals and queue ages match a walk over every record after each event', () => {
+    const { clock, keys } = fakeCluster();
+    const m = new Mirror(keys, clock, silentLogger);
+    const ev = eventsFor(keys);
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const ids = Array.from({ length: 30 }, (_, i) => `js${String(i).padStart(2, '0')}`);
+    const workers = ['w1', 'w2', 'w3', 'w4'];
+    m.replace(
+      [
+        ...workers.slice(0, 3).map((w) => ev.put(keys.worker(w), { id: w, capacity: null }, '1').kv),
+        ...ids
+          .slice(0, 20)
+          .map(
+            (id, i) =>
+              ev.put(keys.jobset(id), jobset(...Array.from({ length: 1 + (i % 5) }, (_, k) => `${id}-${k}`)))
+                .kv,
+          ),
+        ...ids.slice(0, 10).map((id, i) => ev.put(keys.owner(id), { owner: workers[i % 3] }, '1').kv),
+      ],
+      ev.rev,
+    );
+    for (let step = 0; step < 600; step++) {
+      const id = ids[rnd(ids.length)] as string;
+      const w = workers[rnd(workers.length)] as string;
+      const events = [];
+      for (let k = 0; k <= rnd(3); k++) {
+        switch (rnd(7)) {
+          case 0:
+            events.push(
+              ev.put(keys.jobset(id), jobset(...Array.from({ length: 1 + rnd(4) }, (_, j) => `${id}-${j}`))),
+            );
+            break;
+          case 1:
+            events.push(ev.del(keys.jobset(id)));
+            break;
+          case 2:
+          case 3:
+            events.push(ev.put(keys.owner(id), { owner: w, since: 1 }, '1'));
+            break;
+          case 4:
+            events.push(ev.put(keys.owner(id), { owner: null, releasedAt: 1 }));
+            break;
+          case 5:
+            events.push(ev.del(keys.owner(id)));
+            break;
+          default:
+            events.push(
+              rnd(2) ? ev.put(keys.worker(w), { id: w, capacity: null }, '1') : ev.del(keys.worker(w)),
+            );
+        }
+      }
+      clock.advance(10);
+      m.apply(events, ev.rev);
+      const want = walked(m);
+      expect(m.loads()).toEqual(want.loads);
+      expect(
+        m
+          .freeJobsets()
+          .map((j) => j.id)
+          .sort(),
+      ).toEqual(want.free);
+      expect(m.waitingJobs()).toBe(want.waiting);
+      expect(m.totals()).toEqual({ jobs: want.jobs, rate: want.rate });
+      expect([...m.freeSince.keys()].sort()).toEqual(want.freeSince);
+      expect(want.freedAtOk).toBe(true);
+      for (const id of m.freedPauseMarginMs.keys()) expect(m.freedAt.has(id)).toBe(true);
+    }
+  });
+
+  it('a claim burst over 20,000 jobsets is linear: each watch event costs O(what it touched)', () => {
+    // The coordinator reads the free jobsets, every owner's load and the waiting queue after each
+    // watch batch; walking every jobset for each made a claim burst quadratic in the cluster size.
+    const { clock, keys } = fakeCluster();
+    const m = new Mirror(keys, clock, silentLogger);
+    const ev = eventsFor(keys);
+    const n = 20_000;
+    const ids = Array.from({ length: n }, (_, i) => `js${i}`);
+    const workers = Array.from({ length: 20 }, (_, i) => `w${i}`);
+    m.replace(
+      [
+        ...workers.map((w) => ev.put(keys.worker(w), { id: w, capacity: null }, '1').kv),
+        ...ids.map((id) => ev.put(keys.jobset(id), jobset(`${id}-a`, `${id}-b`)).kv),
+      ],
+      ev.rev,
+    );
+    const t0 = performance.now();
+    let waiting = 0;
+    for (let i = 0; i < n; i++) {
+      m.apply([ev.put(keys.owner(ids[i] as string), { owner: workers[i % 20] }, '1')], ev.rev);
+      m.loads();
+      waiting = m.waitingJobs();
+      m.totals();
+      if (i % 100 === 0) m.freeJobsets();
+    }
+    const ms = performance.now() - t0;
+    expect(waiting).toBe(0);
+    expect(m.loads().get('w0')).toMatchObject({ jobsets: n / 20, jobs: n / 10 });
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('keeps a jobset value as text until it is read, then the same parsed value', () => {
+    const { clock, keys } = fakeCluster();
+    const m = new Mirror(keys, clock, silentLogger);
+    const ev = eventsFor(keys);
+    m.apply(
+      [ev.put(keys.jobset('js1'), { ...jobset('a', 'b'), jobs: { ...jobset('a', 'b').jobs, bad: 3 } })],
+      ev.rev,
+    );
+    const js = m.jobsets.get('js1');
+    expect(js).toMatchObject({ count: 2, rate: 2 });
+    expect(Object.keys(js?.value.jobs ?? {})).toEqual(['a', 'b']);
+    expect(js?.value).toBe(js?.value);
+    expect(js?.names).toEqual(['a', 'b']);
+    // the names (status) can be read before the value, without it
+    m.apply([ev.put(keys.jobset('js2'), jobset('x', 'y'))], ev.rev);
+    expect(m.jobsets.get('js2')?.names).toEqual(['x', 'y']);
+    expect(m.jobsets.get('js2')?.value.jobs.y).toEqual(raw('y'));
+    expect(js?.value.jobs.a).toEqual(raw('a'));
   });
 });

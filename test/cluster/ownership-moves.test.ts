@@ -325,6 +325,30 @@ describe('giving jobsets away (GiveAway)', () => {
     expect(s.owned.owned.has('js1')).toBe(false);
   });
 
+  it('a round of moves leaves the engine in one update, before the first handover txn', async () => {
+    const s = await setup();
+    s.etcd.put(s.keys.worker('w2'), { id: 'w2' }, '88');
+    await owning(s, { js1: ['a'], js2: ['b'], js3: ['c'] });
+    for (const id of ['js1', 'js2'])
+      s.etcd.put(s.keys.move(id), { to: 'w2', ownerRev: s.owned.owned.get(id)!.token, at: 1 });
+    await settle();
+    let ownedAtFirstTxn: string[] | null = null;
+    s.etcd.beforeTxn = () => {
+      s.etcd.beforeTxn = null;
+      ownedAtFirstTxn = [...s.owned.owned.keys()];
+    };
+    const jobsBefore = s.jobs();
+    s.owned.react(LEASE);
+    expect(s.jobs()).toBe(jobsBefore + 1);
+    await settle();
+    expect(ownedAtFirstTxn).toEqual(['js3']);
+    for (const id of ['js1', 'js2']) {
+      expect(s.etcd.value(s.keys.owner(id))).toMatchObject({ owner: 'w2', from: 'me' });
+      expect(s.etcd.kvs.has(s.keys.move(id))).toBe(false);
+    }
+    expect(s.changes.flatMap((c) => c.lost).sort()).toEqual(['js1', 'js2']);
+  });
+
   it('a handover that fails its fence keeps the jobset and catches up from the handoff time', async () => {
     const s = await setup();
     const token = await moveToW2(s);

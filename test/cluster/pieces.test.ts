@@ -118,6 +118,73 @@ describe('JobView', () => {
     expect(seen[1]?.size).toBe(0);
     expect(view.jobsetOf('a')).toBeUndefined();
   });
+
+  /** `count` jobsets of `per` jobs each (j<i>-<k>), at revisions 1.. */
+  function many(count: number, per: number) {
+    const clock = new FakeClock();
+    const keys = new Keys('t');
+    const mirror = new Mirror(keys, clock, silentLogger);
+    const value = (j: number, names = Array.from({ length: per }, (_, k) => `j${j}-${k}`)) => ({
+      v: 1,
+      jobs: Object.fromEntries(names.map((n) => [n, raw(n)])),
+      rate: names.length,
+    });
+    mirror.replace(
+      Array.from({ length: count }, (_, j) => kv(keys.jobset(`js${j}`), value(j), j + 1)),
+      count,
+    );
+    const view = new JobView(mirror, fakeNormalize, silentLogger, () => clock.now());
+    return { clock, keys, mirror, view, value };
+  }
+
+  it('emits exactly the jobs of the owned jobsets through claims, losses, value changes and a job moved between jobsets', () => {
+    const { clock, keys, mirror, view, value } = many(6, 3);
+    const own = (dueSince: number) => ({ token: 1, takenOver: true, dueSince, announced: false });
+    const owned = new Map([
+      ['js0', own(10)],
+      ['js1', own(11)],
+    ]);
+    const expectOwned = () => {
+      const want = new Map<string, string>();
+      for (const jsid of owned.keys())
+        for (const name of Object.keys(mirror.jobsets.get(jsid)?.value.jobs ?? {})) want.set(name, jsid);
+      expect([...view.current().keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [name, jsid] of want) expect(view.jobsetOf(name)).toBe(jsid);
+    };
+    expect(view.update(owned)).toBe(true);
+    expectOwned();
+    expect(view.current().get('j1-0')).toMatchObject({ takenOver: true, dueSince: 11 });
+    // a claim adds one jobset; the others' jobs are the same objects as before
+    const before = view.current().get('j0-0');
+    owned.set('js2', own(12));
+    expect(view.update(owned)).toBe(true);
+    expectOwned();
+    expect(view.current().get('j0-0')).toBe(before);
+    // the admin moves j3-0 into js2 (one put), then out of js3 (another): in two owned jobsets meanwhile
+    owned.set('js3', own(13));
+    view.update(owned);
+    clock.advance(100);
+    mirror.apply(
+      [{ type: 'put', kv: kv(keys.jobset('js2'), value(2, ['j2-0', 'j2-1', 'j2-2', 'j3-0']), 20) }],
+      20,
+    );
+    view.update(owned);
+    expect(view.current().has('j3-0')).toBe(true);
+    mirror.apply([{ type: 'put', kv: kv(keys.jobset('js3'), value(3, ['j3-1', 'j3-2']), 21) }], 21);
+    expect(view.update(owned)).toBe(false); // the same jobs run; only which jobset holds j3-0 changed
+    expect(view.jobsetOf('j3-0')).toBe('js2');
+    expectOwned();
+    // a jobset lost, another's value removes a job
+    owned.delete('js0');
+    mirror.apply([{ type: 'put', kv: kv(keys.jobset('js1'), value(1, ['j1-0']), 22) }], 22);
+    expect(view.update(owned)).toBe(true);
+    expectOwned();
+    expect(view.jobsetOf('j0-0')).toBeUndefined();
+    // a job that stayed owned keeps its catch-up context
+    expect(view.current().get('j1-0')).toMatchObject({ takenOver: true, dueSince: 11 });
+    expect(view.update(new Map())).toBe(true);
+    expect(view.current().size).toBe(0);
+  });
 });
 
 describe('AdminElection', () => {

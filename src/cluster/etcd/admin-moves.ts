@@ -59,7 +59,7 @@ export class Rebalancer {
     const candidates = workerCandidates(mirror);
     // Abandoned work is claimed first; move only once nothing claimable waits.
     for (const js of mirror.freeJobsets()) {
-      if (candidates.some((c) => !c.shedding && hasRoom(c, js.count, js.value.rate))) return null;
+      if (candidates.some((c) => !c.shedding && hasRoom(c, js.count, js.rate))) return null;
     }
     const now = this.c.clock.now();
     const owned: OwnedJobset[] = [];
@@ -75,7 +75,7 @@ export class Rebalancer {
         id,
         owner: o.value.owner,
         jobs: js.count,
-        rate: js.value.rate,
+        rate: js.rate,
         movable: !mirror.moves.has(id),
         notTo: cooling?.from,
       });

@@ -11,7 +11,7 @@ import type { LoadState } from './load-state.js';
 import type { Mirror } from './mirror.js';
 import type { AvoidList } from './move-away.js';
 import { catchUpFor, otherCandidates } from './ownership.js';
-import { type Candidate, hasRoom, planClaims } from './plan.js';
+import { type Candidate, hasRoom, planClaimRanks } from './plan.js';
 
 export class Claimer {
   private readonly backupTimers: BackupTimers;
@@ -74,12 +74,13 @@ export class Claimer {
       shedding: this.load.shedding,
       rateCap: this.load.rateCap,
     });
-    const plan = planClaims(
-      free.map((j) => ({ id: j.id, jobs: j.count, rate: j.value.rate })),
+    const ranks = planClaimRanks(
+      free.map((j) => ({ id: j.id, jobs: j.count, rate: j.rate })),
       candidates,
+      ctx.me,
     );
     for (const js of free) {
-      const rank = plan.get(js.id)?.indexOf(ctx.me) ?? -1;
+      const rank = ranks.get(js.id) ?? -1;
       if (rank === 0) void this.claim(js.id);
       else if (rank > 0)
         this.backupTimers.ensure(js.id, rank, () => {
@@ -105,7 +106,7 @@ export class Claimer {
     const rec = this.mirror.owners.get(jsid);
     if (!session || !ctx.running() || !js || held.inflight.has(jsid) || held.owned.has(jsid)) return;
     if (rec && rec.value.owner !== null) return;
-    if (this.avoided.has(jsid) || !this.hasRoomFor(js.count, js.value.rate)) return;
+    if (this.avoided.has(jsid) || !this.hasRoomFor(js.count, js.rate)) return;
     this.backupTimers.clear(jsid);
     const catchUp = catchUpFor(this.mirror, jsid, this.cfg.leaseTtlSec, ctx.clock.now());
     held.inflight.set(jsid, ctx.clock.now());

@@ -13,8 +13,19 @@ import type { Mirror } from './mirror.js';
 import type { AvoidList } from './move-away.js';
 import { type Ownership, otherCandidates } from './ownership.js';
 import { planClaims } from './plan.js';
+import type { Session } from './session.js';
 import { pickShed } from './shedding.js';
 import { encode } from './values.js';
+
+/** A handover under way: the move, the token it is fenced by, the alert states it carries. */
+interface Handover {
+  jsid: string;
+  to: string;
+  moveRev: number;
+  o: Ownership;
+  targetLease: string;
+  stateOps: ReturnType<AlertStateStore['takePendingOps']>;
+}
 
 export class GiveAway {
   constructor(
@@ -28,28 +39,43 @@ export class GiveAway {
     private readonly handoffTime: () => number,
   ) {}
 
-  /** Planned move: one fenced txn gives the jobset to `to` under ITS lease and deletes the move. */
-  async handover(jsid: string, to: string, moveRev: number): Promise<void> {
+  /**
+   * Planned moves: for each, one fenced txn gives the jobset to `to` under ITS lease and deletes
+   * the move. All of them leave the engine first, in one update of its jobs (one per handover
+   * rebuilt the engine's view once per jobset of a rebalancing round).
+   */
+  handover(moves: Array<{ jsid: string; to: string; moveRev: number }>): void {
     const { ctx, held } = this;
-    const o = held.owned.get(jsid);
-    const target = this.mirror.workers.get(to);
     const session = ctx.session;
-    if (!o || !target || !session || held.inflight.has(jsid)) return;
-    held.inflight.set(jsid, ctx.clock.now());
-    const stateOps = this.alertStates.takePendingOps(new Set([jsid]));
-    // Stop running it before the txn: the taker catches up any slot from `since` on.
-    held.owned.delete(jsid);
+    if (!session) return;
+    const started: Handover[] = [];
+    for (const { jsid, to, moveRev } of moves) {
+      const o = held.owned.get(jsid);
+      const target = this.mirror.workers.get(to);
+      if (!o || !target || held.inflight.has(jsid)) continue;
+      held.inflight.set(jsid, ctx.clock.now());
+      const stateOps = this.alertStates.takePendingOps(new Set([jsid]));
+      // Stop running it before the txn: the taker catches up any slot from `since` on.
+      held.owned.delete(jsid);
+      started.push({ jsid, to, moveRev, o, targetLease: target.lease, stateOps });
+    }
+    if (started.length === 0) return;
     held.events.emit('jobs');
     const since = this.handoffTime();
-    const rpc = ctx.rpc();
+    for (const m of started) void this.handOne(session, m, since);
+  }
+
+  private async handOne(session: Session, m: Handover, since: number): Promise<void> {
+    const { ctx, held } = this;
+    const { jsid, to, o, stateOps } = m;
     let given = false;
     try {
-      const givenAt = await handoverTxn(rpc, ctx.keys, ctx.log, {
+      const givenAt = await handoverTxn(ctx.rpc(), ctx.keys, ctx.log, {
         jsid,
         to,
-        targetLease: target.lease,
+        targetLease: m.targetLease,
         token: o.token,
-        moveRev,
+        moveRev: m.moveRev,
         since,
         me: ctx.me,
         stateOps,
@@ -98,7 +124,7 @@ export class GiveAway {
     const js = this.mirror.jobsets.get(jsid);
     if (!o || !js || held.inflight.has(jsid) || !ctx.running()) return false;
     const plan = planClaims(
-      [{ id: jsid, jobs: js.count, rate: js.value.rate }],
+      [{ id: jsid, jobs: js.count, rate: js.rate }],
       otherCandidates(this.mirror, ctx.me),
     );
     if ((plan.get(jsid)?.length ?? 0) === 0) return false;
@@ -124,7 +150,7 @@ export class GiveAway {
       .filter((id) => !held.inflight.has(id))
       .map((id) => this.mirror.jobsets.get(id))
       .filter((j): j is NonNullable<typeof j> => !!j)
-      .map((j) => ({ id: j.id, count: j.count, rate: j.value.rate }));
+      .map((j) => ({ id: j.id, count: j.count, rate: j.rate }));
     const release = new Map<string, Ownership>();
     let shedRate = 0;
     for (const js of pickShed(owned, ownRate, target, otherCandidates(this.mirror, ctx.me))) {

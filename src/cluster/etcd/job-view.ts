@@ -23,17 +23,12 @@ export class JobView {
   /**
    * Per owned jobset: its jobs normalised (by the jobset value's revision) and handed on (by the
    * Ownership record). A claim burst wins jobsets one reply at a time; rebuilding only what changed
-   * keeps each update O(jobsets) + O(jobs of the changed ones) instead of O(all owned jobs).
+   * keeps each update O(jobsets) + O(jobs of the changed ones) (and one copy of the emitted map)
+   * instead of O(all owned jobs).
    */
-  private readonly jobsetCache = new Map<
-    string,
-    {
-      modRev: number;
-      own: Ownership;
-      entries: Array<{ name: string; ep: Endpoint | null }>;
-      jobs: Array<[string, OwnedJob]>;
-    }
-  >();
+  private readonly jobsetCache = new Map<string, CacheEntry>();
+  /** some job name is in two owned jobsets: patching cannot tell which one counts (see patch) */
+  private duplicates = false;
 
   constructor(
     private readonly mirror: Mirror,
@@ -65,19 +60,18 @@ export class JobView {
   /** Recomputes the jobs of `owned`; true (and the listeners told) when they changed. */
   update(owned: Map<string, Ownership>): boolean {
     const now = this.now();
-    let touched = false;
+    const diffs: Diff[] = [];
     for (const [jsid, o] of owned) {
       const js = this.mirror.jobsets.get(jsid);
       const cached = this.jobsetCache.get(jsid);
       if (!js) {
         if (cached) {
           this.jobsetCache.delete(jsid);
-          touched = true;
+          diffs.push({ jsid, old: cached, next: undefined });
         }
         continue;
       }
       if (cached && cached.modRev === js.modRev && cached.own === o) continue;
-      touched = true;
       const entries =
         cached && cached.modRev === js.modRev
           ? cached.entries
@@ -95,24 +89,19 @@ export class JobView {
         jobs.push([name, { endpoint: ep, takenOver: info.takenOver, dueSince: info.dueSince }]);
       }
       o.announced = true;
-      this.jobsetCache.set(jsid, { modRev: js.modRev, own: o, entries, jobs });
+      const entry = { modRev: js.modRev, own: o, entries, jobs };
+      this.jobsetCache.set(jsid, entry);
+      diffs.push({ jsid, old: cached, next: entry });
     }
-    for (const id of this.jobsetCache.keys()) {
-      if (!owned.has(id)) {
-        this.jobsetCache.delete(id);
-        touched = true;
+    for (const [jsid, cached] of this.jobsetCache) {
+      if (!owned.has(jsid)) {
+        this.jobsetCache.delete(jsid);
+        diffs.push({ jsid, old: cached, next: undefined });
       }
     }
-    if (!touched) return false;
-    const next = new Map<string, OwnedJob>();
-    this.jobsetOfJob.clear();
-    for (const [jsid, c] of this.jobsetCache) {
-      for (const { name } of c.entries) this.jobsetOfJob.set(name, jsid);
-      for (const [name, job] of c.jobs) next.set(name, job);
-    }
-    for (const name of this.jobInfo.keys()) if (!next.has(name)) this.jobInfo.delete(name);
-    for (const name of this.normCache.keys()) if (!this.jobsetOfJob.has(name)) this.normCache.delete(name);
-    if (sameJobs(this.emitted, next)) return false;
+    if (diffs.length === 0) return false;
+    const next = this.duplicates ? this.rebuild() : this.patch(diffs);
+    if (sameJobs(this.emitted, next, this.duplicates ? null : touchedNames(diffs))) return false;
     this.emitted = next;
     for (const l of this.listeners) {
       try {
@@ -122,6 +111,57 @@ export class JobView {
       }
     }
     return true;
+  }
+
+  /**
+   * The last emitted jobs with the changed jobsets' jobs replaced: O(jobs of the changed
+   * jobsets) plus one copy of the map, where rebuilding walked every owned job per won claim or
+   * handover. A job name in two owned jobsets at once (the admin moving it between jobsets, one
+   * put at a time) falls back to rebuild(), which decides which one counts as before.
+   */
+  private patch(diffs: Diff[]): Map<string, OwnedJob> {
+    const next = new Map(this.emitted);
+    for (const { jsid, old } of diffs) {
+      if (!old) continue;
+      for (const { name } of old.entries) {
+        if (this.jobsetOfJob.get(name) !== jsid) continue;
+        this.jobsetOfJob.delete(name);
+        next.delete(name);
+      }
+    }
+    for (const { jsid, next: entry } of diffs) {
+      if (!entry) continue;
+      for (const { name } of entry.entries) {
+        if (this.jobsetOfJob.has(name)) this.duplicates = true;
+        this.jobsetOfJob.set(name, jsid);
+      }
+      for (const [name, job] of entry.jobs) next.set(name, job);
+    }
+    if (this.duplicates) return this.rebuild();
+    for (const name of touchedNames(diffs)) this.forget(name, next);
+    return next;
+  }
+
+  /** Every owned job from the cache (and whether a job name is in two owned jobsets). */
+  private rebuild(): Map<string, OwnedJob> {
+    const next = new Map<string, OwnedJob>();
+    this.jobsetOfJob.clear();
+    let entries = 0;
+    for (const [jsid, c] of this.jobsetCache) {
+      entries += c.entries.length;
+      for (const { name } of c.entries) this.jobsetOfJob.set(name, jsid);
+      for (const [name, job] of c.jobs) next.set(name, job);
+    }
+    this.duplicates = entries !== this.jobsetOfJob.size;
+    for (const name of this.jobInfo.keys()) this.forget(name, next);
+    for (const name of this.normCache.keys()) this.forget(name, next);
+    return next;
+  }
+
+  /** Drops what is kept of `name` once it is no longer run here (or in no owned jobset). */
+  private forget(name: string, next: ReadonlyMap<string, OwnedJob>): void {
+    if (!next.has(name)) this.jobInfo.delete(name);
+    if (!this.jobsetOfJob.has(name)) this.normCache.delete(name);
   }
 
   private normalized(raw: RawEndpoint): Endpoint | null {
@@ -139,11 +179,41 @@ export class JobView {
   }
 }
 
-function sameJobs(a: ReadonlyMap<string, OwnedJob>, b: ReadonlyMap<string, OwnedJob>): boolean {
+interface CacheEntry {
+  modRev: number;
+  own: Ownership;
+  entries: Array<{ name: string; ep: Endpoint | null }>;
+  jobs: Array<[string, OwnedJob]>;
+}
+
+/** An owned jobset whose jobs changed: `old` what was handed on, `next` what is now (undefined: gone). */
+interface Diff {
+  jsid: string;
+  old: CacheEntry | undefined;
+  next: CacheEntry | undefined;
+}
+
+function touchedNames(diffs: Diff[]): Set<string> {
+  const names = new Set<string>();
+  for (const { old, next } of diffs) {
+    for (const { name } of old?.entries ?? []) names.add(name);
+    for (const { name } of next?.entries ?? []) names.add(name);
+  }
+  return names;
+}
+
+/** Same jobs in `a` and `b`; with `only`, the caller knows that no other name can differ. */
+function sameJobs(
+  a: ReadonlyMap<string, OwnedJob>,
+  b: ReadonlyMap<string, OwnedJob>,
+  only: Set<string> | null,
+): boolean {
   if (a.size !== b.size) return false;
-  for (const [name, x] of a) {
+  for (const name of only ?? a.keys()) {
+    const x = a.get(name);
     const y = b.get(name);
-    if (!y || y.endpoint !== x.endpoint || y.takenOver !== x.takenOver || y.dueSince !== x.dueSince)
+    if (x === y) continue;
+    if (!x || !y || y.endpoint !== x.endpoint || y.takenOver !== x.takenOver || y.dueSince !== x.dueSince)
       return false;
   }
   return true;

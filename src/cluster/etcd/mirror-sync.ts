@@ -41,6 +41,8 @@ export class MirrorSync {
     const coord = await rpc.list(start, end);
     const workers = await rpc.list(keys.workersPrefix, prefixEnd(keys.workersPrefix), 256, coord.rev);
     if (gen !== this.gen) return;
+    await this.mirror.preparse(coord.kvs);
+    if (gen !== this.gen) return;
     const change = this.mirror.replace([...coord.kvs, ...workers.kvs], coord.rev);
     this.listed = true;
     const watch = new RangeWatch(rpc, this.ctx.clock, {

@@ -110,12 +110,14 @@ export class OwnedJobsets {
       this.events.emit('ownership', { acquired: [], lost, reason: 'owner key changed' });
     }
     if (acquired.length) this.events.emit('ownership', { acquired, lost: [], reason: 'handed over' });
+    const moves: Array<{ jsid: string; to: string; moveRev: number }> = [];
     for (const [jsid, mv] of this.mirror.moves) {
       const o = owned.get(jsid);
       if (o && !inflight.has(jsid) && mv.value.to !== me && mv.value.ownerRev === o.token) {
-        void this.giveAway.handover(jsid, mv.value.to, mv.modRev);
+        moves.push({ jsid, to: mv.value.to, moveRev: mv.modRev });
       }
     }
+    this.giveAway.handover(moves);
   }
 
   /** Claim (rank 0) or arm a backup claim (rank > 0) for each free jobset the plan gives us. */

@@ -53,7 +53,7 @@ export function loadOf(mirror: Mirror, jsids: Iterable<string>): { jobs: number;
     const js = mirror.jobsets.get(jsid);
     if (!js) continue;
     jobs += js.count;
-    rate += js.value.rate;
+    rate += js.rate;
   }
   return { jobs, rate };
 }
@@ -93,7 +93,7 @@ export function stuckWorkers(mirror: Mirror, now: number): Array<{ id: string; s
     const js = mirror.jobsets.get(jsid);
     if (owner === null || !js || !mirror.workers.has(owner)) continue;
     const list = owned.get(owner) ?? [];
-    list.push({ jobs: js.count, rate: js.value.rate });
+    list.push({ jobs: js.count, rate: js.rate });
     owned.set(owner, list);
   }
   const out: Array<{ id: string; since: number }> = [];

@@ -49,6 +49,13 @@ export function hasRoom(c: Candidate, jobs: number, rate: number): boolean {
   return c.rateCap === undefined || c.rateCap === null || c.rate + rate <= c.rateCap + 1e-6;
 }
 
+/** The order planClaims places free jobsets in: biggest first, then by id. */
+function placementOrder(free: FreeJobset[]): FreeJobset[] {
+  return [...free].sort(
+    (a, b) => b.rate - a.rate || b.jobs - a.jobs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}
+
 /**
  * Ranks the candidates for every free jobset. Jobsets are placed biggest first; each goes to the
  * least-loaded candidate with room (checks/s, then jobs), ties broken by rendezvous hash, and its
@@ -57,27 +64,69 @@ export function hasRoom(c: Candidate, jobs: number, rate: number): boolean {
  */
 export function planClaims(free: FreeJobset[], candidates: Candidate[]): Map<string, string[]> {
   const work = candidates.filter((c) => !c.shedding).map((c) => ({ ...c }));
-  const order = [...free].sort(
-    (a, b) => b.rate - a.rate || b.jobs - a.jobs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  const order = placementOrder(free);
   const out = new Map<string, string[]>();
   for (const js of order) {
-    const eligible = work.filter((c) => hasRoom(c, js.jobs, js.rate));
+    // each candidate's sort key computed once per jobset (a comparator hashing per comparison
+    // cost W log W hashes per free jobset on every reaction)
+    const eligible = work
+      .filter((c) => hasRoom(c, js.jobs, js.rate))
+      .map((c) => ({ c, rate: round(c.rate), score: rendezvous(js.id, c.id) }));
     eligible.sort(
-      (a, b) =>
-        round(a.rate) - round(b.rate) ||
-        a.jobs - b.jobs ||
-        rendezvous(js.id, b.id) - rendezvous(js.id, a.id) ||
-        (a.id < b.id ? -1 : 1),
+      (a, b) => a.rate - b.rate || a.c.jobs - b.c.jobs || b.score - a.score || (a.c.id < b.c.id ? -1 : 1),
     );
     out.set(
       js.id,
-      eligible.map((c) => c.id),
+      eligible.map((e) => e.c.id),
     );
-    const first = eligible[0];
+    const first = eligible[0]?.c;
     if (first) {
       first.jobs += js.jobs;
       first.rate += js.rate;
+    }
+  }
+  return out;
+}
+
+/**
+ * planClaims' answer for one worker: the rank of `self` on each free jobset (-1: not eligible),
+ * the same placement without sorting the candidates per jobset (O(candidates) each, rendezvous
+ * scores computed only for ties). The claimer replans after every watch batch of a claim burst;
+ * sorting every jobset's candidates each time made a burst after a loss cost seconds.
+ */
+export function planClaimRanks(
+  free: FreeJobset[],
+  candidates: Candidate[],
+  self: string,
+): Map<string, number> {
+  const work = candidates.filter((c) => !c.shedding).map((c) => ({ ...c }));
+  const order = placementOrder(free);
+  const out = new Map<string, number>();
+  for (const js of order) {
+    const keys: Array<{ c: (typeof work)[number]; rate: number; score: number }> = [];
+    let me: (typeof keys)[number] | undefined;
+    for (const c of work) {
+      if (!hasRoom(c, js.jobs, js.rate)) continue;
+      const k = { c, rate: round(c.rate), score: -1 };
+      keys.push(k);
+      if (c.id === self) me = k;
+    }
+    const score = (k: (typeof keys)[number]): number => {
+      if (k.score < 0) k.score = rendezvous(js.id, k.c.id);
+      return k.score;
+    };
+    const before = (a: (typeof keys)[number], b: (typeof keys)[number]): boolean =>
+      (a.rate - b.rate || a.c.jobs - b.c.jobs || score(b) - score(a) || (a.c.id < b.c.id ? -1 : 1)) < 0;
+    let first = keys[0];
+    let rank = 0;
+    for (const k of keys) {
+      if (first && k !== first && before(k, first)) first = k;
+      if (me && k !== me && before(k, me)) rank++;
+    }
+    out.set(js.id, me ? rank : -1);
+    if (first) {
+      first.c.jobs += js.jobs;
+      first.c.rate += js.rate;
     }
   }
   return out;

@@ -14,12 +14,7 @@ export function scalingSignals(mirror: Mirror): ScalingSignals {
     if (w.value.capacity === null) unbounded = true;
     else spare += Math.max(0, w.value.capacity - (loads.get(id)?.jobs ?? 0));
   }
-  let demandRate = 0;
-  let totalJobs = 0;
-  for (const js of mirror.jobsets.values()) {
-    demandRate += js.value.rate;
-    totalJobs += js.count;
-  }
+  const { rate: demandRate, jobs: totalJobs } = mirror.totals();
   return {
     jobsWaiting: mirror.waitingJobs(),
     spareCapacity: unbounded ? -1 : spare,

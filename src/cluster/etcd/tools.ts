@@ -52,7 +52,7 @@ export function statusFromMirror(mirror: Mirror, self: string, etcdUp: boolean):
       id: j.id,
       owner: mirror.owners.get(j.id)?.value.owner ?? null,
       jobs: j.count,
-      names: Object.keys(j.value.jobs),
+      names: [...j.names],
     }))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   return {

@@ -100,8 +100,12 @@ export interface AdminValue {
 }
 
 function parseJson(buf: Buffer): unknown {
+  return parseText(buf.toString('utf8'));
+}
+
+function parseText(text: string): unknown {
   try {
-    return JSON.parse(buf.toString('utf8'));
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -137,7 +141,26 @@ export function parseWorker(buf: Buffer): WorkerValue | null {
 }
 
 export function parseJobset(buf: Buffer): JobsetValue | null {
-  const v = parseJson(buf);
+  return parseJobsetText(buf.toString('utf8'));
+}
+
+/** What the mirror keeps of every jobset without holding its specs: valid jobs and the rate. */
+export interface JobsetSummary {
+  count: number;
+  rate: number;
+}
+
+/** The count and rate parseJobsetText would give, without building the value (null: not a jobset). */
+export function summarizeJobset(text: string): JobsetSummary | null {
+  const v = parseText(text);
+  if (!isObj(v) || !isObj(v.jobs)) return null;
+  let count = 0;
+  for (const raw of Object.values(v.jobs)) if (isObj(raw) && isObj(raw.spec)) count++;
+  return { count, rate: num(v.rate, 0) };
+}
+
+export function parseJobsetText(text: string): JobsetValue | null {
+  const v = parseText(text);
   if (!isObj(v) || !isObj(v.jobs)) return null;
   const jobs: Record<string, RawEndpoint> = {};
   for (const [name, raw] of Object.entries(v.jobs)) {
