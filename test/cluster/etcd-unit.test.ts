@@ -2,7 +2,7 @@
  * Pure parts of cluster/etcd: claim planning, admin order, move planning, packing, key layout,
  * and the session's own deadline (with a fake clock and a fake RPC).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { EtcdRpc } from '../../src/cluster/etcd/client.js';
 import { writeRefusalOf } from '../../src/cluster/etcd/errors.js';
 import { Keys } from '../../src/cluster/etcd/keys.js';
@@ -101,14 +101,12 @@ describe('planClaimRanks', () => {
     }
   });
 
-  it('plans 5,000 free jobsets over 100 workers in well under a second', () => {
+  it('spreads 5,000 equal free jobsets evenly over 100 workers: 50 at rank 0 for each', () => {
+    // its cost is measured by the simulation (bench/cluster/sim.mjs), not timed here
     const free = Array.from({ length: 5000 }, (_, i) => ({ id: `js-${i}`, jobs: 64, rate: 6.4 }));
     const ws = Array.from({ length: 100 }, (_, i) => cand(`w${i}`));
-    const t0 = performance.now();
     const ranks = planClaimRanks(free, ws, 'w7');
-    const ms = performance.now() - t0;
     expect([...ranks.values()].filter((r) => r === 0)).toHaveLength(50);
-    expect(ms).toBeLessThan(1000);
   });
 });
 
@@ -225,16 +223,23 @@ describe('packing', () => {
     for (const n of names(40).slice(2)) expect(where(n)).toBe(before.get(n));
   });
 
-  it('packs 20,000 new jobs in linear time (the admin packs on its event loop; its lease waits)', () => {
-    // Counting each jobset's jobs per placement made this quadratic: 10,000 jobs took 3.4 s of
-    // one core and cost the admin its lease at start-up. Linear, 20,000 take tens of ms.
+  it('packs 20,000 new jobs without listing the jobs of a jobset per placement (the admin packs on its event loop)', () => {
+    // Counting each jobset's jobs per placement (Object.keys per candidate per new job) made this
+    // quadratic: 10,000 jobs took 3.4 s of one core and cost the admin its lease at start-up.
+    // Counted, not timed: a listing per jobset written is fine, one per placement is not.
     const d = desired(names(20_000));
-    const t0 = performance.now();
-    const res = pack([], d, { newId });
-    const ms = performance.now() - t0;
+    const keys = vi.spyOn(Object, 'keys');
+    let listings: number;
+    let res: ReturnType<typeof pack>;
+    try {
+      res = pack([], d, { newId });
+      listings = keys.mock.calls.length;
+    } finally {
+      keys.mockRestore();
+    }
     expect(res.added).toHaveLength(20_000);
     expect(res.puts.size).toBe(Math.ceil(20_000 / MAX_JOBS_PER_JOBSET));
-    expect(ms).toBeLessThan(1500);
+    expect(listings).toBeLessThanOrEqual(2 * res.puts.size);
   });
 
   it('keeps the jobs of a file that currently has problems', () => {
