@@ -15,12 +15,13 @@
  * 2 only when set at run time (from the command line it is raised to 2), so it is set here, before
  * the heap has grown. WATCHER_SEMI_SPACE_GROWTH=2 restores V8's default.
  *
- * Check threads' young generation: WATCHER_THREAD_SEMI_SPACE_MB=N (default 0: V8's start size)
- * sets V8's minimum semi-space for isolates created from then on, which are the check threads
- * only (this one exists already). A check thread's live set is its checks in flight, so with a
- * 1 MB semi-space about half of what a scavenge finds survives and is copied. At 2,000 fresh
- * checks/s, 3-4 MB took 20-50 µs off the 250-310 µs of a check (whole process, noisy runs) and
- * added 12-20 MB of RSS (bench/README.md, issue 16): off by default for the memory budget.
+ * Check threads' young generation: WATCHER_THREAD_SEMI_SPACE_MB=N (default 0: V8's start size,
+ * which differs by version: a new thread's new space is 2 MB on Node 20, 4 MB on Node 22.23) sets
+ * V8's minimum semi-space for isolates created from then on, which are the check threads only (this
+ * one exists already). A check thread's live set is its checks in flight, so with a 1 MB semi-space
+ * about half of what a scavenge finds survives and is copied. At 2,000 fresh checks/s, 3-4 MB took
+ * 20-50 µs off the 250-310 µs of a check (whole process, noisy runs) and added 12-20 MB of RSS
+ * (bench/README.md, issue 16): off by default for the memory budget.
  *
  * V8 raises a semi-space growth factor below 2 back to 2 whenever it creates an isolate, so every
  * worker thread's start undoes it for the whole process: the check pool sets the flags again when
