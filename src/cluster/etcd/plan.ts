@@ -56,79 +56,86 @@ function placementOrder(free: FreeJobset[]): FreeJobset[] {
   );
 }
 
+/** A candidate with room for the jobset being placed, with its sort keys for that jobset. */
+interface Ranked {
+  c: Candidate;
+  rate: number;
+  /** rendezvous(jobset, candidate); -1 until a tie needs it */
+  score: number;
+}
+
 /**
- * Ranks the candidates for every free jobset. Jobsets are placed biggest first; each goes to the
- * least-loaded candidate with room (checks/s, then jobs), ties broken by rendezvous hash, and its
- * load is added before the next jobset is placed (water-filling). The returned list per jobset is
- * the ranking at the moment it was placed: index 0 claims at once, index k after k steps.
+ * Places the free jobsets biggest first; each goes to the least-loaded candidate with room
+ * (checks/s, then jobs), ties broken by rendezvous hash, and its load is added before the next
+ * jobset is placed (water-filling). `rank` sees each jobset's eligible candidates with the one
+ * candidate order, and returns the candidate that comes first.
  */
-export function planClaims(free: FreeJobset[], candidates: Candidate[]): Map<string, string[]> {
+function placeFree(
+  free: FreeJobset[],
+  candidates: Candidate[],
+  rank: (js: FreeJobset, eligible: Ranked[], before: (a: Ranked, b: Ranked) => number) => Ranked | undefined,
+): void {
   const work = candidates.filter((c) => !c.shedding).map((c) => ({ ...c }));
-  const order = placementOrder(free);
-  const out = new Map<string, string[]>();
-  for (const js of order) {
-    // each candidate's sort key computed once per jobset (a comparator hashing per comparison
-    // cost W log W hashes per free jobset on every reaction)
-    const eligible = work
-      .filter((c) => hasRoom(c, js.jobs, js.rate))
-      .map((c) => ({ c, rate: round(c.rate), score: rendezvous(js.id, c.id) }));
-    eligible.sort(
-      (a, b) => a.rate - b.rate || a.c.jobs - b.c.jobs || b.score - a.score || (a.c.id < b.c.id ? -1 : 1),
+  for (const js of placementOrder(free)) {
+    const eligible: Ranked[] = [];
+    for (const c of work)
+      if (hasRoom(c, js.jobs, js.rate)) eligible.push({ c, rate: round(c.rate), score: -1 });
+    const score = (k: Ranked): number => {
+      if (k.score < 0) k.score = rendezvous(js.id, k.c.id);
+      return k.score;
+    };
+    const first = rank(
+      js,
+      eligible,
+      (a, b) => a.rate - b.rate || a.c.jobs - b.c.jobs || score(b) - score(a) || (a.c.id < b.c.id ? -1 : 1),
     );
-    out.set(
-      js.id,
-      eligible.map((e) => e.c.id),
-    );
-    const first = eligible[0]?.c;
     if (first) {
-      first.jobs += js.jobs;
-      first.rate += js.rate;
+      first.c.jobs += js.jobs;
+      first.c.rate += js.rate;
     }
   }
+}
+
+/**
+ * Ranks the candidates for every free jobset (placeFree). The returned list per jobset is the
+ * ranking at the moment it was placed: index 0 claims at once, index k after k steps.
+ */
+export function planClaims(free: FreeJobset[], candidates: Candidate[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  placeFree(free, candidates, (js, eligible, before) => {
+    eligible.sort(before);
+    out.set(
+      js.id,
+      eligible.map((k) => k.c.id),
+    );
+    return eligible[0];
+  });
   return out;
 }
 
 /**
  * planClaims' answer for one worker: the rank of `self` on each free jobset (-1: not eligible),
- * the same placement without sorting the candidates per jobset (O(candidates) each, rendezvous
- * scores computed only for ties). The claimer replans after every watch batch of a claim burst;
- * sorting every jobset's candidates each time made a burst after a loss cost seconds.
+ * found by one pass over the candidates instead of a sort (rendezvous scores computed only for
+ * ties). The claimer replans after every watch batch of a claim burst; sorting every jobset's
+ * candidates each time made a burst after a loss cost seconds.
  */
 export function planClaimRanks(
   free: FreeJobset[],
   candidates: Candidate[],
   self: string,
 ): Map<string, number> {
-  const work = candidates.filter((c) => !c.shedding).map((c) => ({ ...c }));
-  const order = placementOrder(free);
   const out = new Map<string, number>();
-  for (const js of order) {
-    const keys: Array<{ c: (typeof work)[number]; rate: number; score: number }> = [];
-    let me: (typeof keys)[number] | undefined;
-    for (const c of work) {
-      if (!hasRoom(c, js.jobs, js.rate)) continue;
-      const k = { c, rate: round(c.rate), score: -1 };
-      keys.push(k);
-      if (c.id === self) me = k;
-    }
-    const score = (k: (typeof keys)[number]): number => {
-      if (k.score < 0) k.score = rendezvous(js.id, k.c.id);
-      return k.score;
-    };
-    const before = (a: (typeof keys)[number], b: (typeof keys)[number]): boolean =>
-      (a.rate - b.rate || a.c.jobs - b.c.jobs || score(b) - score(a) || (a.c.id < b.c.id ? -1 : 1)) < 0;
-    let first = keys[0];
+  placeFree(free, candidates, (js, eligible, before) => {
+    const me = eligible.find((k) => k.c.id === self);
+    let first = eligible[0];
     let rank = 0;
-    for (const k of keys) {
-      if (first && k !== first && before(k, first)) first = k;
-      if (me && k !== me && before(k, me)) rank++;
+    for (const k of eligible) {
+      if (first && k !== first && before(k, first) < 0) first = k;
+      if (me && k !== me && before(k, me) < 0) rank++;
     }
     out.set(js.id, me ? rank : -1);
-    if (first) {
-      first.c.jobs += js.jobs;
-      first.c.rate += js.rate;
-    }
-  }
+    return first;
+  });
   return out;
 }
 
