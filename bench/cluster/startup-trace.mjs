@@ -36,7 +36,7 @@ try {
         endpointsDir: dir,
         leaseTtl: Number(a['lease-ttl']),
         threads: 1,
-        logLevel: 'info',
+        logLevel: process.env.TRACE_LOG_LEVEL ?? 'info',
         logFile: `/tmp/startup-trace-w${i}.log`,
       }),
     );

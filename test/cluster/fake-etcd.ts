@@ -161,7 +161,11 @@ export class FakeEtcd {
   private txn(compare: Compare[], success: Op[], failure: Op[]): TxnResult {
     const ok = compare.every((c) => this.holds(c));
     const ops = ok ? success : failure;
-    const writes = ops.some((o) => o.request_put || o.request_delete_range);
+    // as etcd: a txn gets a revision only when it changes something (a put, a delete that finds a key)
+    const writes = ops.some(
+      (o) =>
+        o.request_put || (o.request_delete_range && this.kvs.has(o.request_delete_range.key!.toString())),
+    );
     if (writes) this.rev++;
     const responses = ops.map((o) => {
       if (o.request_put) {
@@ -170,8 +174,10 @@ export class FakeEtcd {
         return { response_put: {} };
       }
       if (o.request_delete_range) {
-        this.applyDel(o.request_delete_range.key!.toString());
-        return { response_delete_range: {} };
+        const key = o.request_delete_range.key!.toString();
+        const deleted = this.kvs.has(key) ? 1 : 0;
+        this.applyDel(key);
+        return { response_delete_range: { deleted: String(deleted) } };
       }
       const kv = this.kvs.get(o.request_range!.key!.toString());
       return { response_range: { kvs: kv ? [wire(kv)] : [] } };

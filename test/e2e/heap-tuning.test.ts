@@ -47,7 +47,8 @@ describe('young generation under load', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function newSpaceAfterLoad(env: Record<string, string>): Promise<number> {
+  /** new space when the worker is ready, and after three rounds of checks */
+  async function newSpaceAfterLoad(env: Record<string, string>): Promise<{ ready: number; loaded: number }> {
     const worker = await spawnWorker({
       id: 'heap',
       etcd: [],
@@ -57,6 +58,11 @@ describe('young generation under load', () => {
     });
     try {
       await worker.waitReady(30_000, '/readyz');
+      const ready = metric(
+        (await worker.http('/metrics')).body,
+        'nodejs_heap_space_size_total_bytes',
+        '{space="new"}',
+      );
       // three full rounds of checks after start-up
       const text = await waitFor(
         async () => {
@@ -65,22 +71,23 @@ describe('young generation under load', () => {
         },
         { timeoutMs: 30_000, intervalMs: 250, message: 'three rounds of checks' },
       );
-      return metric(text, 'nodejs_heap_space_size_total_bytes', '{space="new"}');
+      return { ready, loaded: metric(text, 'nodejs_heap_space_size_total_bytes', '{space="new"}') };
     } finally {
       await worker.stop();
     }
   }
 
-  // 2 MB (two 1 MB semi-spaces) as a rule; V8 may double it once while Node boots, before
-  // `watcher run` gets to set the flag.
-  it('stays at 2-4 MB with the default tuning', async () => {
-    const size = await newSpaceAfterLoad({});
-    expect(size).toBeGreaterThan(0);
-    expect(size).toBeLessThanOrEqual(4 * MB);
+  // 2 MB (two 1 MB semi-spaces) as a rule. V8 may double it while Node boots, before `watcher run`
+  // gets to set the flag; what the tuning promises is that checks do not grow it from there. (A
+  // fixed 4 MB bound failed once at 8 MB on a host loaded by other work, read only after the load.)
+  it('does not grow under load with the default tuning', async () => {
+    const { ready, loaded } = await newSpaceAfterLoad({});
+    expect(ready).toBeGreaterThan(0);
+    expect(loaded).toBeLessThanOrEqual(Math.max(ready, 4 * MB));
   }, 60_000);
 
   it('grows under the same load with WATCHER_SEMI_SPACE_GROWTH=2 (V8’s default): the control', async () => {
-    const size = await newSpaceAfterLoad({ WATCHER_SEMI_SPACE_GROWTH: '2' });
-    expect(size).toBeGreaterThan(8 * MB);
+    const { ready, loaded } = await newSpaceAfterLoad({ WATCHER_SEMI_SPACE_GROWTH: '2' });
+    expect(loaded).toBeGreaterThan(Math.max(ready, 8 * MB));
   }, 60_000);
 });

@@ -1,11 +1,12 @@
 /**
  * Every admin write, fenced by the admin key's create revision (the token): a txn that finds
  * another admin stops the duties and tells the role (`onFenced`). Remembers the highest revision
- * written, so decisions wait until the mirror has seen this admin's own writes.
+ * written, so decisions wait until the mirror has seen this admin's own writes (through the
+ * watch's events: see watch.ts on why a progress answer does not count).
  */
 
 import type { AdminContext } from './admin-context.js';
-import { cmp, type Op, op } from './client.js';
+import { cmp, type Op, op, txnChanged } from './client.js';
 import { chunkOps } from './jobset-writes.js';
 
 export class AdminWriter {
@@ -31,7 +32,9 @@ export class AdminWriter {
         this.fenced();
         return false;
       }
-      this.noteWrite(r.rev);
+      // deletes of keys already gone change nothing: waiting for the mirror to reach the store's
+      // revision could then wait for a write in another cluster's prefix
+      if (txnChanged(chunk, r)) this.noteWrite(r.rev);
     }
     return true;
   }

@@ -50,9 +50,20 @@ export interface TxnResult {
   succeeded: boolean;
   /** true when a transient error made us send it again: a "failed" result may hide an applied first try */
   retried: boolean;
-  /** header revision: the store revision after this txn (= modRevision of keys it wrote) */
+  /**
+   * header revision: the store revision after this txn (= modRevision of keys it wrote). A txn
+   * that changed nothing gets no revision of its own: this is then the store's current one, which
+   * may come from a write that no watch of ours will ever deliver (see txnChanged).
+   */
   rev: number;
   responses: IResponseOp[];
+}
+
+/** Whether a txn changed the store (etcd gives it a revision only then): a put, or a delete that found a key. */
+export function txnChanged(success: Op[], r: TxnResult): boolean {
+  if (!r.succeeded) return false;
+  if (success.some((o) => o.request_put)) return true;
+  return r.responses.some((x) => Number(x.response_delete_range?.deleted ?? 0) > 0);
 }
 
 function isInvalidToken(err: unknown): boolean {

@@ -12,7 +12,10 @@ import { type EtcdRpc, type WatchEvent, watchEvents } from './client.js';
 import { describeError } from './errors.js';
 
 export interface WatchHandlers {
-  /** events in revision order; `rev` = the highest revision the watch has now delivered */
+  /**
+   * events in revision order; `rev` = the highest revision the watch has now delivered (events
+   * only: a progress answer comes as no events and the same `rev`)
+   */
   onEvents(events: WatchEvent[], rev: number): void;
   onBroken(reason: string): void;
 }
@@ -26,6 +29,8 @@ export class RangeWatch {
   private createdTimer: TimerHandle | null = null;
   private progressTimer: TimerHandle | null = null;
   private lastDataAt = 0;
+  /** highest modRevision delivered (start revision - 1 before any event) */
+  private delivered = 0;
 
   /**
    * @param progressEveryMs a progress request is sent this often once created; a stream that
@@ -41,6 +46,7 @@ export class RangeWatch {
 
   /** Starts watching [start, end) from `fromRev` (inclusive). */
   start(start: string, end: Buffer, fromRev: number): void {
+    this.delivered = fromRev - 1;
     this.createdTimer = this.clock.setTimeout(
       () => this.fail('watch not created in time'),
       this.createTimeoutMs,
@@ -99,18 +105,20 @@ export class RangeWatch {
       return;
     }
     const events = watchEvents(res);
-    let rev = 0;
-    for (const e of events) rev = Math.max(rev, e.kv.modRev);
-    if (events.length === 0 && !res.created) rev = Number(res.header?.revision ?? 0);
-    if (events.length === 0 && rev === 0) return;
+    if (events.length === 0 && res.created) return;
+    // A progress answer only proves the stream alive. Its revision is not a delivered one: etcd
+    // before the fix of etcd-io/etcd#15220 (3.4.23 here) answers a progress request with the
+    // store's revision even while events up to it are still queued for this watch, so that
+    // revision can run ahead of events still to come (test/cluster/etcd-watch.test.ts).
+    for (const e of events) this.delivered = Math.max(this.delivered, e.kv.modRev);
     try {
-      this.handlers.onEvents(events, rev);
+      this.handlers.onEvents(events, this.delivered);
     } catch (err) {
       this.fail(`watch handler failed: ${describeError(err)}`);
     }
   }
 
-  /** Liveness: etcd answers a progress request with the current revision (3.4+). */
+  /** Liveness: etcd answers a progress request (3.4+); a stream that stops answering is broken. */
   private scheduleProgress(): void {
     this.progressTimer = this.clock.setTimeout(() => {
       this.progressTimer = null;
