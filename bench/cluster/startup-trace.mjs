@@ -5,6 +5,9 @@
  * per worker (watcher_jobs_owned), endpoints checked at least once. Build first.
  *
  *   node bench/cluster/startup-trace.mjs [--endpoints 10000] [--workers 3] [--seconds 60]
+ *
+ * Each worker logs to /tmp/startup-trace-w<N>.log at TRACE_LOG_LEVEL (default info; debug shows
+ * every claim).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
